@@ -1,0 +1,59 @@
+"""The Application: routes, middlewares, hooks and shared state, in one object."""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from functools import partial
+from typing import Any
+
+from sketch.request import Request
+from sketch.response import Response
+from sketch.router import Handler, UrlDispatcher
+
+log = logging.getLogger("sketch")
+
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+
+
+class Application(MutableMapping[str, Any]):
+    """A web application. It is also a dict, for state shared by handlers: app["db"]."""
+
+    def __init__(self, *, middlewares: Sequence[Middleware] = (), debug: bool = False) -> None:
+        self.router = UrlDispatcher()
+        self.debug = debug
+        self._state: dict[str, Any] = {}
+        self.middlewares = list(middlewares)  # the first is the outermost
+
+    async def handle(self, request: Request) -> Response:
+        """Pass the request through the middlewares, outermost first, to the router."""
+        handler: Handler = self.dispatch
+        for middleware in reversed(self.middlewares):
+            handler = partial(middleware, handler=handler)
+        return await handler(request)
+
+    async def dispatch(self, request: Request) -> Response:
+        """The innermost handler: route the request and call the route's handler."""
+        handler, request.match_info = self.router.resolve(request.method, request.path)
+        response = await handler(request)
+        if not isinstance(response, Response):
+            raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
+        return response
+
+    # --- the mapping: app["key"] ------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __repr__(self) -> str:
+        return f"<Application with {len(self.router.resources)} paths>"

@@ -1,0 +1,32 @@
+"""sketch: a small async web framework, built one stage at a time on asyncio and httptools."""
+
+from sketch.request import Request
+from sketch.response import Response, json_response
+from sketch.app import Application
+from sketch.runner import run_app
+from sketch.exceptions import (
+    HTTPBadRequest,
+    HTTPException,
+    HTTPForbidden,
+    HTTPFound,
+    HTTPInternalServerError,
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+)
+
+__all__ = [
+    "Application",
+    "HTTPBadRequest",
+    "HTTPException",
+    "HTTPForbidden",
+    "HTTPFound",
+    "HTTPInternalServerError",
+    "HTTPMethodNotAllowed",
+    "HTTPNotFound",
+    "HTTPRequestEntityTooLarge",
+    "Request",
+    "Response",
+    "json_response",
+    "run_app",
+]

@@ -1,0 +1,207 @@
+"""One connection: bytes in, bytes out.
+
+asyncio creates one protocol object per connection and calls its methods as things happen:
+`connection_made` once, `data_received` for every chunk that arrives, `connection_lost` at
+the end. The methods must return quickly: they run on the event loop, between everyone
+else's work.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+import httptools
+
+from sketch.limits import Limits, RequestRejected
+from sketch.parser import RawRequest, RequestParser
+from sketch.request import Request
+from sketch.response import Response
+
+if TYPE_CHECKING:
+    from sketch.app import Application
+
+log = logging.getLogger("sketch")
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection, kept alive: requests are answered one by one, in order.
+
+    Bytes are parsed as they arrive, even while a handler runs; complete requests wait in
+    `self.queue`. One task per busy connection (`self.worker`) answers them in turn, so
+    pipelined requests get their responses in the order they were sent.
+    """
+
+    def __init__(
+        self,
+        app: "Application",
+        limits: Limits = Limits(),
+        connections: "set[HttpProtocol] | None" = None,
+    ) -> None:
+        self.connections = connections if connections is not None else set()
+        self.app = app
+        self.limits = limits
+        self.queue: deque[RawRequest | RequestRejected] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        self.writable.set()
+        self.reading = True
+        self.closing = False  # answer what is queued, then close
+        self.timer: asyncio.TimerHandle | None = None
+
+    # --- events from asyncio -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()
+        self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
+        self.closed = self.loop.create_future()  # done when the connection is gone
+        self.connections.add(self)
+        self.start_timer(self.limits.keepalive_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return  # we are closing after the responses already owed
+        self.stop_timer()
+        try:
+            self.parser.feed(data)
+        except RequestRejected as rejection:
+            self.reject(rejection)
+        except httptools.HttpParserUpgrade:
+            pass  # an upgrade we do not speak: the request itself was read and is answered
+        except httptools.HttpParserError:
+            self.reject(RequestRejected(400, "the request could not be parsed"))
+        else:
+            if self.parser.in_head and self.parser.head_size:
+                # Part of a request head is in: it must be complete in good time.
+                self.start_timer(self.limits.header_timeout)
+            elif self.worker is None:
+                self.start_timer(self.limits.keepalive_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_timer()
+        self.writable.set()  # release a worker waiting to write, so it can end
+        if self.worker is not None:
+            self.worker.cancel()  # the client is gone: stop working for it
+        self.connections.discard(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # Flow control: asyncio calls these when the transport's write buffer passes its
+    # high-water mark and when it drains again.
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    # --- requests in, responses out ----------------------------------------------------
+
+    def on_request(self, raw: RawRequest) -> None:
+        """A whole request was parsed: queue it, and make sure a worker is answering."""
+        self.queue.append(raw)
+        if len(self.queue) >= self.limits.max_pipeline and self.reading:
+            self.transport.pause_reading()  # a backlog: let TCP push back on the client
+            self.reading = False
+        if self.worker is None:
+            self.stop_timer()
+            self.worker = self.loop.create_task(self.answer_queue())
+
+    def reject(self, rejection: RequestRejected) -> None:
+        """Answer a request we will not serve after those before it, then close."""
+        self.queue.append(rejection)
+        self.closing = True
+        self.transport.pause_reading()
+        if self.worker is None:
+            self.worker = self.loop.create_task(self.answer_queue())
+
+    async def answer_queue(self) -> None:
+        """Answer queued requests in order; end when the queue is empty or we close."""
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                if isinstance(item, RequestRejected):
+                    self.transport.write(rejection_response(item).encode())
+                    self.transport.close()
+                    return
+                request = Request(item, self.app)
+                keep_alive = item.keep_alive and not self.closing
+                self.transport.write(await self.answer(request, keep_alive))
+                if not keep_alive:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return  # the connection was lost; there is no one to answer
+        finally:
+            self.worker = None
+        if self.closing:
+            self.transport.close()
+        elif not self.transport.is_closing():
+            self.start_timer(self.limits.keepalive_timeout)
+
+    async def answer(self, request: Request, keep_alive: bool) -> bytes:
+        """The bytes of the response to REQUEST; a failure anywhere becomes a 500."""
+        try:
+            response = await self.app.handle(request)
+            return encode(response, request, keep_alive)
+        except Exception:
+            # The last safety net: log why, and tell the client no more than that it failed.
+            log.exception("Error handling %s %s", request.method, request.path)
+            response = Response(text="500: Internal Server Error\n", status=500)
+            return encode(response, request, keep_alive)
+
+    def send_continue(self) -> None:
+        """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
+        if self.worker is None:  # never in the middle of another response
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    # --- shutdown ---------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Finish the response in progress, if any, then close; take no new requests."""
+        self.closing = True
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Give up on the connection now: cancel its handler, drop the socket."""
+        if self.worker is not None:
+            self.worker.cancel()
+        self.transport.abort()
+
+    # --- timers -----------------------------------------------------------------------
+
+    def start_timer(self, seconds: float) -> None:
+        """Close the connection in SECONDS unless something resets the timer."""
+        self.stop_timer()
+        self.timer = self.loop.call_later(seconds, self.on_timeout)
+
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def on_timeout(self) -> None:
+        self.timer = None
+        if self.worker is None:
+            self.transport.close()
+
+
+def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
+    """The response's bytes, saying whether the connection stays open."""
+    if keep_alive:
+        if request.version == "1.0":
+            response.headers["Connection"] = "keep-alive"  # 1.0 closes unless told otherwise
+    else:
+        response.headers["Connection"] = "close"
+    return response.encode(head=request.method == "HEAD")
+
+
+def rejection_response(rejection: RequestRejected) -> Response:
+    text = f"{rejection.status}: {rejection.detail}\n"
+    return Response(text=text, status=rejection.status, headers={"Connection": "close"})

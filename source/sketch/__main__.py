@@ -1,0 +1,123 @@
+"""Run a server: python -m sketch [--host H] [--port P] [APP].
+
+With --port 0 the system picks a free port; the line `Serving on http://HOST:PORT` says
+which, once connections are accepted.
+"""
+
+import argparse
+#: from 04
+import importlib
+#: end
+#: to 03
+import asyncio
+#: end
+#: from 04
+import logging
+#: end
+import sys
+#: from 04
+
+from sketch.app import Application
+from sketch.demo import make_app
+from sketch.runner import run_app
+#: end
+#: to 03
+
+#: end
+#: to 01
+from sketch.protocol import EchoProtocol
+#: end
+#: from 02 to 03
+from sketch.protocol import HttpProtocol
+#: end
+#: to 03
+from sketch.server import serve_forever
+#: end
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sketch", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free)")
+    parser.add_argument(
+        "app",
+        nargs="?",
+        help="the application, as module:attribute (an Application or a function making one)",
+    )
+    #: from 09
+    parser.add_argument(
+        "--keepalive-timeout", type=float, default=75.0, help="seconds an idle connection stays"
+    )
+    #: end
+    #: from 10
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=60.0,
+        help="seconds requests in flight get to finish after SIGINT or SIGTERM",
+    )
+    #: end
+    return parser.parse_args(argv)
+#: from 04
+
+
+def load_app(spec: str) -> Application:
+    """Import `module:attribute`; call it if it is a function that makes the app."""
+    module_name, _, attribute = spec.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute or "app")
+    app = target if isinstance(target, Application) else target()
+    if not isinstance(app, Application):
+        raise SystemExit(f"{spec} is not an Application, nor a function returning one")
+    return app
+#: end
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    #: to 03
+    if args.app:
+        print("This stage serves its own demo only; applications come in 04.", file=sys.stderr)
+        return 2
+    try:
+        #: to 01
+        asyncio.run(serve_forever(EchoProtocol, args.host, args.port))
+        #: end
+        #: from 02
+        asyncio.run(serve_forever(HttpProtocol, args.host, args.port))
+        #: end
+    except KeyboardInterrupt:
+        pass
+    #: end
+    #: from 04
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = load_app(args.app) if args.app else make_app()
+    #: to 06
+    try:
+        run_app(app, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    #: end
+    #: from 07
+    options = {}
+    #: from 09
+    options["keepalive_timeout"] = args.keepalive_timeout
+    #: end
+    #: from 10
+    options["shutdown_timeout"] = args.shutdown_timeout
+    #: end
+    try:
+        run_app(app, host=args.host, port=args.port, **options)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the signal handlers were in place
+    except Exception as error:
+        # A startup hook failed, or the port was taken: say so plainly, exit non-zero.
+        logging.getLogger("sketch").exception("The server could not start")
+        print(f"The server could not start: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    #: end
+    #: end
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+#: file from 04
+"""The demo application `python -m sketch` serves when no APP is given."""
+
+#: from 06
+import logging
+#: end
+#: from 08
+import sys
+#: end
+
+#: from 08
+from sketch.exceptions import HTTPNotFound
+#: end
+from sketch.app import Application
+#: from 06
+from sketch.app import Handler
+#: end
+from sketch.request import Request
+from sketch.response import Response, json_response
+#: to 07
+
+
+async def index(request: Request) -> Response:
+    return Response(text="Hello from sketch!\n")
+
+
+async def echo(request: Request) -> Response:
+    """Send back what was posted, as JSON with a little about the request."""
+    body = await request.text()
+    return json_response({"method": request.method, "path": request.path, "body": body})
+#: end
+#: from 05 to 07
+
+
+async def hello(request: Request) -> Response:
+    return Response(text=f"Hello, {request.match_info['name']}!\n")
+#: end
+#: from 06
+
+
+async def log_requests(request: Request, handler: Handler) -> Response:
+    """A middleware: log each request with the status it got."""
+    response = await handler(request)
+    logging.getLogger("sketch.access").info(
+        "%s %s -> %d", request.method, request.path, response.status
+    )
+    return response
+#: end
+#: from 07 to 07
+
+
+async def load_users(app: Application) -> None:
+    app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
+
+
+async def user(request: Request) -> Response:
+    name = request.match_info["username"]
+    users = request.app["users"]
+    if name not in users:
+        return Response(text=f"No user {name!r} here.\n", status=404)
+    return Response(text=f"Welcome, {users[name]}!\n")
+#: end
+#: from 08
+
+
+async def load_users(app: Application) -> None:
+    """A startup hook: where a real app would connect to its database."""
+    app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
+
+
+async def close_users(app: Application) -> None:
+    print("Cleanup: users released", file=sys.stderr, flush=True)
+
+
+async def index(request: Request) -> Response:
+    names = ", ".join(sorted(request.app["users"]))
+    return Response(text=f"Hello from sketch! Try GET /alice. Users: {names}\n")
+
+
+async def user(request: Request) -> Response:
+    """Welcome a known user; anyone else is a 404, raised like any other exception."""
+    name = request.match_info["username"]
+    users = request.app["users"]
+    if name not in users:
+        raise HTTPNotFound(text=f"No user {name!r} here.\n")
+    return Response(text=f"Welcome, {users[name]}!\n")
+
+
+async def echo(request: Request) -> Response:
+    """Send back what was posted, as JSON with a little about the request."""
+    body = await request.text()
+    return json_response({"method": request.method, "path": request.path, "body": body})
+#: end
+
+
+def make_app() -> Application:
+    #: to 05
+    app = Application()
+    #: end
+    #: from 06
+    app = Application(middlewares=[log_requests])
+    #: end
+    #: from 07
+    app.on_startup.append(load_users)
+    #: end
+    #: from 08
+    app.on_cleanup.append(close_users)
+    #: end
+    app.router.add_get("/", index)
+    app.router.add_post("/echo", echo)
+    #: from 05 to 06
+    app.router.add_get("/hello/{name}", hello)
+    #: end
+    #: from 07
+    app.router.add_get("/{username}", user)
+    #: end
+    return app

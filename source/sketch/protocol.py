@@ -1,0 +1,384 @@
+"""One connection: bytes in, bytes out.
+
+asyncio creates one protocol object per connection and calls its methods as things happen:
+`connection_made` once, `data_received` for every chunk that arrives, `connection_lost` at
+the end. The methods must return quickly: they run on the event loop, between everyone
+else's work.
+"""
+
+import asyncio
+#: from 04
+import logging
+#: end
+#: from 09
+from collections import deque
+#: end
+#: from 04
+from typing import TYPE_CHECKING
+#: end
+#: from 02
+
+import httptools
+#: end
+#: from 09
+
+from sketch.limits import Limits, RequestRejected
+#: end
+#: from 02
+from sketch.parser import RawRequest, RequestParser
+#: end
+#: from 03
+from sketch.request import Request
+from sketch.response import Response
+#: end
+#: from 04
+
+if TYPE_CHECKING:
+    from sketch.app import Application
+
+log = logging.getLogger("sketch")
+#: end
+#: to 01
+
+
+class EchoProtocol(asyncio.Protocol):
+    """Sends every byte it receives straight back."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        #: todo 01 Keep the transport on self so data_received can write to it.
+        self.transport = transport
+        #: end
+
+    def data_received(self, data: bytes) -> None:
+        #: todo 01 Write the bytes back, unchanged.
+        self.transport.write(data)
+        #: end
+#: end
+#: from 02 to 08
+
+
+class HttpProtocol(asyncio.Protocol):
+    """Reads an HTTP/1.1 request from a connection, answers it, and closes."""
+    #: from 04
+
+    def __init__(self, app: "Application") -> None:
+        self.app = app
+    #: end
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.parser = RequestParser(self.on_request)
+        #: from 03
+        self.task: asyncio.Task[None] | None = None
+        #: end
+
+    def data_received(self, data: bytes) -> None:
+        #: todo 02 Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close.
+        try:
+            self.parser.feed(data)
+        except httptools.HttpParserUpgrade:
+            pass  # an upgrade we do not speak: the request itself was read and is answered
+        except httptools.HttpParserError:
+            self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
+        #: end
+    #: from 02 to 02
+
+    def on_request(self, raw: RawRequest) -> None:
+        """Answer with a plain-text summary of what was parsed, then close."""
+        lines = [f"{raw.method} {raw.target.decode('latin-1')} HTTP/{raw.version}"]
+        lines += [f"{n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in raw.headers]
+        lines += ["", f"body: {len(raw.body)} bytes"]
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n"
+            b"\r\n" + body
+        )
+        self.transport.close()
+
+    def send_error(self, status: int, body: bytes) -> None:
+        """Answer a request we could not read, then close: the byte stream is unusable."""
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n"
+            b"\r\n" + body
+        )
+        self.transport.close()
+    #: end
+    #: from 03
+
+    def on_request(self, raw: RawRequest) -> None:
+        """Run the handler in a task of its own: it may await, data_received may not."""
+        if self.task is not None:
+            return  # we close after one response, so a second request is not answered
+        #: to 03
+        request = Request(raw)
+        #: end
+        #: from 04
+        request = Request(raw, self.app)
+        #: end
+        self.task = asyncio.get_running_loop().create_task(self.respond(request))
+
+    async def respond(self, request: Request) -> None:
+        #: to 03
+        response = await demo_handler(request)
+        #: end
+        #: from 04
+        try:
+            response = await self.app.handle(request)
+            data = self.encode(response, request)
+        except Exception:
+            # The last safety net: log why, and tell the client no more than that it failed.
+            log.exception("Error handling %s %s", request.method, request.path)
+            data = self.encode(Response(text="500: Internal Server Error\n", status=500), request)
+        #: end
+        #: todo 03 Write the response's bytes (headers only for HEAD), then close the connection.
+        #: to 03
+        data = self.encode(response, request)
+        #: end
+        self.transport.write(data)
+        self.transport.close()
+        #: end
+
+    @staticmethod
+    def encode(response: Response, request: Request) -> bytes:
+        # Until stage 09 every connection serves one request: say so, then close.
+        response.headers["Connection"] = "close"
+        return response.encode(head=request.method == "HEAD")
+
+    def send_error(self, status: int, body: bytes) -> None:
+        """Answer a request we could not read, then close: the byte stream is unusable."""
+        response = Response(body, status=status, headers={"Connection": "close"})
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        self.transport.write(response.encode())
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.task is not None:
+            self.task.cancel()  # the client is gone: stop working for it
+    #: end
+#: end
+#: from 03 to 03
+
+
+async def demo_handler(request: Request) -> Response:
+    """The demo of stage 03: say hello, in plain text or JSON."""
+    from sketch.response import json_response
+
+    if request.path == "/json":
+        return json_response({"method": request.method, "query": dict(request.query)})
+    name = request.query.get("name", "world")
+    return Response(text=f"Hello, {name}!\n")
+#: end
+#: from 09
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection, kept alive: requests are answered one by one, in order.
+
+    Bytes are parsed as they arrive, even while a handler runs; complete requests wait in
+    `self.queue`. One task per busy connection (`self.worker`) answers them in turn, so
+    pipelined requests get their responses in the order they were sent.
+    """
+
+    #: to 09
+    def __init__(self, app: "Application", limits: Limits = Limits()) -> None:
+    #: end
+    #: from 10
+    def __init__(
+        self,
+        app: "Application",
+        limits: Limits = Limits(),
+        connections: "set[HttpProtocol] | None" = None,
+    ) -> None:
+        self.connections = connections if connections is not None else set()
+    #: end
+        self.app = app
+        self.limits = limits
+        self.queue: deque[RawRequest | RequestRejected] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        self.writable.set()
+        self.reading = True
+        self.closing = False  # answer what is queued, then close
+        self.timer: asyncio.TimerHandle | None = None
+
+    # --- events from asyncio -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()
+        self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
+        #: from 10
+        self.closed = self.loop.create_future()  # done when the connection is gone
+        self.connections.add(self)
+        #: end
+        self.start_timer(self.limits.keepalive_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return  # we are closing after the responses already owed
+        self.stop_timer()
+        try:
+            self.parser.feed(data)
+        except RequestRejected as rejection:
+            self.reject(rejection)
+        except httptools.HttpParserUpgrade:
+            pass  # an upgrade we do not speak: the request itself was read and is answered
+        except httptools.HttpParserError:
+            self.reject(RequestRejected(400, "the request could not be parsed"))
+        else:
+            if self.parser.in_head and self.parser.head_size:
+                # Part of a request head is in: it must be complete in good time.
+                self.start_timer(self.limits.header_timeout)
+            elif self.worker is None:
+                self.start_timer(self.limits.keepalive_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_timer()
+        self.writable.set()  # release a worker waiting to write, so it can end
+        if self.worker is not None:
+            self.worker.cancel()  # the client is gone: stop working for it
+        #: from 10
+        self.connections.discard(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        #: end
+
+    # Flow control: asyncio calls these when the transport's write buffer passes its
+    # high-water mark and when it drains again.
+    def pause_writing(self) -> None:
+        #: todo 09 The client reads slowly: clear self.writable so the worker waits.
+        self.writable.clear()
+        #: end
+
+    def resume_writing(self) -> None:
+        #: todo 09 The buffer drained: set self.writable.
+        self.writable.set()
+        #: end
+
+    # --- requests in, responses out ----------------------------------------------------
+
+    def on_request(self, raw: RawRequest) -> None:
+        """A whole request was parsed: queue it, and make sure a worker is answering."""
+        #: todo 09 Queue it; pause reading if the queue is full; start self.worker if none runs.
+        self.queue.append(raw)
+        if len(self.queue) >= self.limits.max_pipeline and self.reading:
+            self.transport.pause_reading()  # a backlog: let TCP push back on the client
+            self.reading = False
+        if self.worker is None:
+            self.stop_timer()
+            self.worker = self.loop.create_task(self.answer_queue())
+        #: end
+
+    def reject(self, rejection: RequestRejected) -> None:
+        """Answer a request we will not serve after those before it, then close."""
+        self.queue.append(rejection)
+        self.closing = True
+        self.transport.pause_reading()
+        if self.worker is None:
+            self.worker = self.loop.create_task(self.answer_queue())
+
+    async def answer_queue(self) -> None:
+        """Answer queued requests in order; end when the queue is empty or we close."""
+        #: todo 09 Pop, answer, write; close unless keep-alive; wait while not writable; repeat.
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                if isinstance(item, RequestRejected):
+                    self.transport.write(rejection_response(item).encode())
+                    self.transport.close()
+                    return
+                request = Request(item, self.app)
+                keep_alive = item.keep_alive and not self.closing
+                self.transport.write(await self.answer(request, keep_alive))
+                if not keep_alive:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return  # the connection was lost; there is no one to answer
+        finally:
+            self.worker = None
+        if self.closing:
+            self.transport.close()
+        elif not self.transport.is_closing():
+            self.start_timer(self.limits.keepalive_timeout)
+        #: end
+
+    async def answer(self, request: Request, keep_alive: bool) -> bytes:
+        """The bytes of the response to REQUEST; a failure anywhere becomes a 500."""
+        try:
+            response = await self.app.handle(request)
+            return encode(response, request, keep_alive)
+        except Exception:
+            # The last safety net: log why, and tell the client no more than that it failed.
+            log.exception("Error handling %s %s", request.method, request.path)
+            response = Response(text="500: Internal Server Error\n", status=500)
+            return encode(response, request, keep_alive)
+
+    def send_continue(self) -> None:
+        """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
+        if self.worker is None:  # never in the middle of another response
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    #: from 10
+
+    # --- shutdown ---------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Finish the response in progress, if any, then close; take no new requests."""
+        #: todo 10 Mark the connection closing; close it now if no worker is busy.
+        self.closing = True
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+        #: end
+
+    def abort(self) -> None:
+        """Give up on the connection now: cancel its handler, drop the socket."""
+        if self.worker is not None:
+            self.worker.cancel()
+        self.transport.abort()
+    #: end
+
+    # --- timers -----------------------------------------------------------------------
+
+    def start_timer(self, seconds: float) -> None:
+        """Close the connection in SECONDS unless something resets the timer."""
+        self.stop_timer()
+        self.timer = self.loop.call_later(seconds, self.on_timeout)
+
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def on_timeout(self) -> None:
+        #: todo 09 Idle for too long (or a head sent too slowly): close the connection.
+        self.timer = None
+        if self.worker is None:
+            self.transport.close()
+        #: end
+
+
+def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
+    """The response's bytes, saying whether the connection stays open."""
+    if keep_alive:
+        if request.version == "1.0":
+            response.headers["Connection"] = "keep-alive"  # 1.0 closes unless told otherwise
+    else:
+        response.headers["Connection"] = "close"
+    return response.encode(head=request.method == "HEAD")
+
+
+def rejection_response(rejection: RequestRejected) -> Response:
+    text = f"{rejection.status}: {rejection.detail}\n"
+    return Response(text=text, status=rejection.status, headers={"Connection": "close"})
+#: end

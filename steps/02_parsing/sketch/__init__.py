@@ -1,0 +1,1 @@
+"""sketch: a small async web framework, built one stage at a time on asyncio and httptools."""

@@ -1,0 +1,67 @@
+"""Turn a stream of bytes into complete requests, with httptools doing the hard part.
+
+httptools (a binding to llhttp, Node.js's parser) reads bytes as they come and calls
+methods on this object: `on_url`, `on_header`, `on_body` and friends. TCP delivers bytes in
+arbitrary pieces, so one URL or body may arrive over several calls: we accumulate, and hand
+on a `RawRequest` only when `on_message_complete` says the message is whole.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httptools
+
+
+@dataclass
+class RawRequest:
+    """A request as it was read off the wire, before any interpretation."""
+
+    method: str  # "GET"
+    target: bytes  # the request-target, as sent: b"/search?q=asyncio"
+    version: str  # "1.1"
+    headers: list[tuple[bytes, bytes]]  # in order, repeats kept
+    body: bytes
+
+
+class RequestParser:
+    """Feeds bytes to httptools and passes each complete request to `on_request`."""
+
+    def __init__(self, on_request: Callable[[RawRequest], None]) -> None:
+        self.on_request = on_request
+        self.parser = httptools.HttpRequestParser(self)
+        self.on_message_begin()
+
+    def feed(self, data: bytes) -> None:
+        """Parse what arrived; raises httptools.HttpParserError on malformed input."""
+        self.parser.feed_data(data)
+
+    # --- callbacks, called by httptools from inside feed_data ---------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = bytearray()
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+
+    def on_url(self, url: bytes) -> None:
+        # TODO(02_parsing): The URL may come in pieces: add this piece to self.url.
+        raise NotImplementedError(
+            "02_parsing: sketch/parser.py: RequestParser.on_url: The URL may come in pieces: add this piece to self.url."
+        )
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # TODO(02_parsing): Append (name, value) to self.headers; keep repeats, keep order.
+        raise NotImplementedError(
+            "02_parsing: sketch/parser.py: RequestParser.on_header: Append (name, value) to self.headers; keep repeats, keep order."
+        )
+
+    def on_body(self, body: bytes) -> None:
+        # TODO(02_parsing): The body may come in pieces too: add this piece to self.body.
+        raise NotImplementedError(
+            "02_parsing: sketch/parser.py: RequestParser.on_body: The body may come in pieces too: add this piece to self.body."
+        )
+
+    def on_message_complete(self) -> None:
+        # TODO(02_parsing): Build a RawRequest from what was collected and pass it to self.on_request.
+        raise NotImplementedError(
+            "02_parsing: sketch/parser.py: RequestParser.on_message_complete: Build a RawRequest from what was collected and pass it to self.on_request."
+        )

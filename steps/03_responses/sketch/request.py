@@ -1,0 +1,89 @@
+"""The request a handler sees: a friendly view over the raw bytes that were parsed."""
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+from yarl import URL
+
+from sketch.parser import RawRequest
+
+
+class Request:
+    """One HTTP request. Headers are case-insensitive; the body is already read."""
+
+    def __init__(self, raw: RawRequest) -> None:
+        self.raw = raw
+        self.match_info: dict[str, str] = {}
+
+    @property
+    def method(self) -> str:
+        return self.raw.method
+
+    @property
+    def version(self) -> str:
+        """The HTTP version, "1.1" or "1.0"."""
+        return self.raw.version
+
+    @cached_property
+    def url(self) -> URL:
+        """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
+        # TODO(03_responses): Build a yarl.URL from the raw target bytes (use encoded=True: it is on the wire).
+        raise NotImplementedError(
+            "03_responses: sketch/request.py: Request.url: Build a yarl.URL from the raw target bytes (use encoded=True: it is on the wire)."
+        )
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path: '/users/Jürgen' for b'/users/J%C3%BCrgen'."""
+        return self.url.path
+
+    @property
+    def raw_path(self) -> str:
+        """The path as sent, still percent-encoded."""
+        return self.url.raw_path
+
+    @property
+    def query(self) -> MultiDictProxy[str]:
+        """The decoded query string; repeated keys kept: ?tag=a&tag=b."""
+        return self.url.query
+
+    @cached_property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """Headers by name, case-insensitive, repeats kept (headers.getall("Cookie"))."""
+        # TODO(03_responses): Decode each (name, value) pair as latin-1 into a CIMultiDict; return a proxy.
+        raise NotImplementedError(
+            "03_responses: sketch/request.py: Request.headers: Decode each (name, value) pair as latin-1 into a CIMultiDict; return a proxy."
+        )
+
+    @property
+    def content_type(self) -> str:
+        """The media type alone, without parameters: 'application/json'."""
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for param in self.headers.get("Content-Type", "").split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "charset":
+                return value.strip('"') or None
+        return None
+
+    async def read(self) -> bytes:
+        """The body as bytes. (The server read it whole before calling the handler.)"""
+        return self.raw.body
+
+    async def text(self) -> str:
+        """The body decoded with the request's charset (UTF-8 when it names none)."""
+        # TODO(03_responses): Decode the body with self.charset, or "utf-8" when there is none.
+        raise NotImplementedError(
+            '03_responses: sketch/request.py: Request.text: Decode the body with self.charset, or "utf-8" when there is none.'
+        )
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError when it is not JSON."""
+        return json.loads(await self.text())
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.raw.target.decode('latin-1')}>"

@@ -1,0 +1,88 @@
+"""The response a handler returns, and how it becomes bytes on the wire.
+
+A Response renders its body to bytes once, when it is made, so its Content-Length is
+always the length of those bytes, never the number of characters of a text.
+"""
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from multidict import CIMultiDict
+
+# Statuses that never carry a body, nor a Content-Length (RFC 9110, 6.4.1).
+NO_BODY = frozenset({204, 304})
+
+
+class Response:
+    """An HTTP response: a status, headers and a body of bytes."""
+
+    def __init__(
+        self,
+        body: bytes | None = None,
+        *,
+        text: str | None = None,
+        status: int = 200,
+        reason: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+    ) -> None:
+        if body is not None and text is not None:
+            raise ValueError("give body or text, not both")
+        self.status = status
+        self.reason = reason or _reason(status)
+        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
+        if text is not None:
+            charset = charset or "utf-8"
+            body = text.encode(charset)
+            content_type = content_type or "text/plain"
+        if content_type is not None:
+            textual = content_type.startswith("text/") or content_type == "application/json"
+            if textual and "charset=" not in content_type:
+                content_type += f"; charset={charset or 'utf-8'}"
+            self.headers["Content-Type"] = content_type
+        self.body = body or b""
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";", 1)[0]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def encode(self, *, head: bool = False) -> bytes:
+        """The whole response as bytes: status line, headers, blank line, body.
+
+        With head=True (the answer to a HEAD request) the headers are those a GET would get,
+        Content-Length included, but no body follows.
+        """
+        # TODO(03_responses): Status line, headers (Content-Length in bytes, none for 1xx/204/304), CRLFs.
+        raise NotImplementedError(
+            "03_responses: sketch/response.py: Response.encode: Status line, headers (Content-Length in bytes, none for 1xx/204/304), CRLFs."
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status} {self.reason}>"
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A Response whose body is `data` as JSON (UTF-8)."""
+    return Response(
+        text=json.dumps(data, ensure_ascii=False),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+    )
+
+
+def _reason(status: int) -> str:
+    """The standard reason phrase: 404 -> 'Not Found'."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

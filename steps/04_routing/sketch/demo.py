@@ -1,0 +1,22 @@
+"""The demo application `python -m sketch` serves when no APP is given."""
+
+from sketch.app import Application
+from sketch.request import Request
+from sketch.response import Response, json_response
+
+
+async def index(request: Request) -> Response:
+    return Response(text="Hello from sketch!\n")
+
+
+async def echo(request: Request) -> Response:
+    """Send back what was posted, as JSON with a little about the request."""
+    body = await request.text()
+    return json_response({"method": request.method, "path": request.path, "body": body})
+
+
+def make_app() -> Application:
+    app = Application()
+    app.router.add_get("/", index)
+    app.router.add_post("/echo", echo)
+    return app

@@ -1,0 +1,84 @@
+"""The Application: routes, middlewares, hooks and shared state, in one object."""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from functools import partial
+from typing import Any
+
+from sketch.request import Request
+from sketch.response import Response
+from sketch.router import Handler, UrlDispatcher
+
+log = logging.getLogger("sketch")
+
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+Hook = Callable[["Application"], Awaitable[None]]
+
+
+class Application(MutableMapping[str, Any]):
+    """A web application. It is also a dict, for state shared by handlers: app["db"]."""
+
+    def __init__(self, *, middlewares: Sequence[Middleware] = (), debug: bool = False) -> None:
+        self.router = UrlDispatcher()
+        self.debug = debug
+        self._state: dict[str, Any] = {}
+        self.middlewares = list(middlewares)  # the first is the outermost
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+        self.on_cleanup: list[Hook] = []
+
+    async def handle(self, request: Request) -> Response:
+        """Pass the request through the middlewares, outermost first, to the router."""
+        handler: Handler = self.dispatch
+        for middleware in reversed(self.middlewares):
+            handler = partial(middleware, handler=handler)
+        return await handler(request)
+
+    async def dispatch(self, request: Request) -> Response:
+        """The innermost handler: route the request and call the route's handler."""
+        handler, request.match_info = self.router.resolve(request.method, request.path)
+        response = await handler(request)
+        if not isinstance(response, Response):
+            raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
+        return response
+
+    async def startup(self) -> None:
+        """Run the on_startup hooks, in order, before the first connection is accepted."""
+        # TODO(07_lifecycle): Await every hook in self.on_startup, in order, passing the app.
+        raise NotImplementedError(
+            "07_lifecycle: sketch/app.py: Application.startup: Await every hook in self.on_startup, in order, passing the app."
+        )
+
+    async def shutdown(self) -> None:
+        """Run the on_shutdown hooks: the server has stopped accepting connections."""
+        # TODO(07_lifecycle): Await every hook in self.on_shutdown, in order.
+        raise NotImplementedError(
+            "07_lifecycle: sketch/app.py: Application.shutdown: Await every hook in self.on_shutdown, in order."
+        )
+
+    async def cleanup(self) -> None:
+        """Run the on_cleanup hooks, last: release what startup acquired."""
+        # TODO(07_lifecycle): Await every hook in self.on_cleanup, in order.
+        raise NotImplementedError(
+            "07_lifecycle: sketch/app.py: Application.cleanup: Await every hook in self.on_cleanup, in order."
+        )
+
+    # --- the mapping: app["key"] ------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __repr__(self) -> str:
+        return f"<Application with {len(self.router.resources)} paths>"

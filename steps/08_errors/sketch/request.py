@@ -1,0 +1,87 @@
+"""The request a handler sees: a friendly view over the raw bytes that were parsed."""
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+from yarl import URL
+
+from sketch.parser import RawRequest
+
+if TYPE_CHECKING:
+    from sketch.app import Application
+
+
+class Request:
+    """One HTTP request. Headers are case-insensitive; the body is already read."""
+
+    def __init__(self, raw: RawRequest, app: "Application | None" = None) -> None:
+        self.raw = raw
+        self.app = app  # the Application serving this request
+        self.match_info: dict[str, str] = {}  # filled by the router: {"name": "bob"}
+
+    @property
+    def method(self) -> str:
+        return self.raw.method
+
+    @property
+    def version(self) -> str:
+        """The HTTP version, "1.1" or "1.0"."""
+        return self.raw.version
+
+    @cached_property
+    def url(self) -> URL:
+        """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
+        return URL(self.raw.target.decode("latin-1"), encoded=True)
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path: '/users/Jürgen' for b'/users/J%C3%BCrgen'."""
+        return self.url.path
+
+    @property
+    def raw_path(self) -> str:
+        """The path as sent, still percent-encoded."""
+        return self.url.raw_path
+
+    @property
+    def query(self) -> MultiDictProxy[str]:
+        """The decoded query string; repeated keys kept: ?tag=a&tag=b."""
+        return self.url.query
+
+    @cached_property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """Headers by name, case-insensitive, repeats kept (headers.getall("Cookie"))."""
+        headers = CIMultiDict(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw.headers
+        )
+        return CIMultiDictProxy(headers)
+
+    @property
+    def content_type(self) -> str:
+        """The media type alone, without parameters: 'application/json'."""
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for param in self.headers.get("Content-Type", "").split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "charset":
+                return value.strip('"') or None
+        return None
+
+    async def read(self) -> bytes:
+        """The body as bytes. (The server read it whole before calling the handler.)"""
+        return self.raw.body
+
+    async def text(self) -> str:
+        """The body decoded with the request's charset (UTF-8 when it names none)."""
+        return (await self.read()).decode(self.charset or "utf-8")
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError when it is not JSON."""
+        return json.loads(await self.text())
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.raw.target.decode('latin-1')}>"

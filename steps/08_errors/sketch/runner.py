@@ -1,0 +1,34 @@
+"""run_app: serve an Application until the process is told to stop."""
+
+import asyncio
+import signal
+
+from sketch.app import Application
+from sketch.protocol import HttpProtocol
+from sketch.server import start_server
+
+
+def run_app(app: Application, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
+    asyncio.run(serve(app, host, port))
+
+
+async def serve(app: Application, host: str, port: int) -> None:
+    await app.startup()  # before the first connection: a failing hook stops us here
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so the server can stop in an orderly way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

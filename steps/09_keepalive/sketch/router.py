@@ -1,0 +1,105 @@
+"""Which handler answers a request: the UrlDispatcher and its resources.
+
+A resource is one path (`/users/{name}`) with a handler per method. The dispatcher tries
+the resources in the order they were added and takes the first whose path matches.
+"""
+
+import re
+from collections.abc import Awaitable, Callable
+
+from sketch.exceptions import HTTPMethodNotAllowed, HTTPNotFound
+from sketch.request import Request
+from sketch.response import Response
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+# `{name}` matches one path segment; `{name:regex}` matches what the regex matches.
+PARAM = re.compile(
+    r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<regex>[^{}]*(?:\{[^{}]*\}[^{}]*)*))?\}"
+)
+
+
+def compile_path(path: str) -> re.Pattern[str] | None:
+    """The regex for a path with {parameters}, or None for a plain path.
+
+    Done once, when the route is added: a request only pays for matching.
+    "/users/{name}" -> r"/users/(?P<name>[^/]+)"
+    "/items/{id:\\d+}" -> r"/items/(?P<id>\\d+)"
+    """
+    if "{" not in path:
+        return None
+    pattern, end = "", 0
+    for param in PARAM.finditer(path):
+        pattern += re.escape(path[end : param.start()])
+        pattern += f"(?P<{param['name']}>{param['regex'] or '[^/]+'})"
+        end = param.end()
+    return re.compile(pattern + re.escape(path[end:]))
+
+
+class Resource:
+    """One path and the handler for each method on it."""
+
+    def __init__(self, path: str) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"a route path must start with '/': {path!r}")
+        self.path = path
+        self.handlers: dict[str, Handler] = {}
+        self.pattern = compile_path(path)
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path's parameters if it matches this resource ({} for a plain path), else None."""
+        if self.pattern is None:
+            return {} if path == self.path else None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+class UrlDispatcher:
+    """The router: add routes, then resolve each request to its handler."""
+
+    def __init__(self) -> None:
+        self.resources: list[Resource] = []
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        """Answer METHOD on PATH with HANDLER (`async def handler(request) -> Response`)."""
+        resource = next((r for r in self.resources if r.path == path), None)
+        if resource is None:
+            resource = Resource(path)
+            self.resources.append(resource)
+        method = method.upper()
+        if method in resource.handlers:
+            raise ValueError(f"{method} {path} already has a handler")
+        resource.handlers[method] = handler
+
+    def add_get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
+        """GET, and HEAD too: a HEAD is a GET whose body the server leaves out."""
+        self.add_route("GET", path, handler)
+        if allow_head:
+            self.add_route("HEAD", path, handler)
+
+    def add_post(self, path: str, handler: Handler) -> None:
+        self.add_route("POST", path, handler)
+
+    def add_put(self, path: str, handler: Handler) -> None:
+        self.add_route("PUT", path, handler)
+
+    def add_patch(self, path: str, handler: Handler) -> None:
+        self.add_route("PATCH", path, handler)
+
+    def add_delete(self, path: str, handler: Handler) -> None:
+        self.add_route("DELETE", path, handler)
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler for METHOD and the percent-decoded PATH, and the path's parameters."""
+        allowed: set[str] = set()
+        for resource in self.resources:
+            match_info = resource.match(path)
+            if match_info is None:
+                continue
+            handler = resource.handlers.get(method)
+            if handler is not None:
+                return handler, match_info
+            allowed.update(resource.handlers)
+        if allowed:
+            raise HTTPMethodNotAllowed(method, allowed)
+        raise HTTPNotFound()

@@ -1,0 +1,42 @@
+"""run_app: serve an Application until the process is told to stop."""
+
+import asyncio
+import signal
+
+from sketch.app import Application
+from sketch.limits import Limits
+from sketch.protocol import HttpProtocol
+from sketch.server import start_server
+
+
+def run_app(
+    app: Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    keepalive_timeout: float = 75.0,
+) -> None:
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
+    limits = Limits(keepalive_timeout=keepalive_timeout)
+    asyncio.run(serve(app, host, port, limits))
+
+
+async def serve(app: Application, host: str, port: int, limits: Limits) -> None:
+    await app.startup()  # before the first connection: a failing hook stops us here
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so the server can stop in an orderly way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

@@ -1,0 +1,101 @@
+"""Turn a stream of bytes into complete requests, with httptools doing the hard part.
+
+httptools (a binding to llhttp, Node.js's parser) reads bytes as they come and calls
+methods on this object: `on_url`, `on_header`, `on_body` and friends. TCP delivers bytes in
+arbitrary pieces, so one URL or body may arrive over several calls: we accumulate, and hand
+on a `RawRequest` only when `on_message_complete` says the message is whole.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httptools
+
+from sketch.limits import Limits, RequestRejected
+
+
+@dataclass
+class RawRequest:
+    """A request as it was read off the wire, before any interpretation."""
+
+    method: str  # "GET"
+    target: bytes  # the request-target, as sent: b"/search?q=asyncio"
+    version: str  # "1.1"
+    headers: list[tuple[bytes, bytes]]  # in order, repeats kept
+    body: bytes
+    keep_alive: bool = False  # may the connection serve another request after this one?
+
+
+class RequestParser:
+    """Feeds bytes to httptools and passes each complete request to `on_request`."""
+
+    def __init__(
+        self,
+        on_request: Callable[[RawRequest], None],
+        limits: Limits,
+        on_expect_continue: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.on_request = on_request
+        self.limits = limits
+        self.on_expect_continue = on_expect_continue
+        self.parser = httptools.HttpRequestParser(self)
+        self.in_head = True  # between the start of a message and the end of its headers
+        self.head_size = 0
+        self.on_message_begin()
+
+    def feed(self, data: bytes) -> None:
+        """Parse what arrived; raises httptools.HttpParserError on malformed input."""
+        if self.in_head:
+            # httptools buffers a header until it is complete: bound what it may hold.
+            self.head_size += len(data)
+            if self.head_size > self.limits.max_head_size:
+                raise RequestRejected(431, "the request head is too large")
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            if isinstance(error.__context__, RequestRejected):
+                raise error.__context__ from None  # one of our limits, raised in a callback
+            raise
+
+    # --- callbacks, called by httptools from inside feed_data ---------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = bytearray()
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+        self.in_head = True
+        self.head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.limits.max_line_size:
+            raise RequestRejected(414, "the request target is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+        if len(name) + len(value) > self.limits.max_field_size:
+            raise RequestRejected(431, "a request header is too large")
+        if len(self.headers) > self.limits.max_headers:
+            raise RequestRejected(431, "the request has too many headers")
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.limits.check_head(self.parser.get_http_version(), self.headers)
+        if self.limits.expects_continue(self.headers):
+            self.on_expect_continue()
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+        if len(self.body) > self.limits.client_max_size:
+            raise RequestRejected(413, "the request body is too large")
+
+    def on_message_complete(self) -> None:
+        request = RawRequest(
+            method=self.parser.get_method().decode("ascii"),
+            target=bytes(self.url),
+            version=self.parser.get_http_version(),
+            headers=self.headers,
+            body=bytes(self.body),
+            keep_alive=self.parser.should_keep_alive(),
+        )
+        self.on_request(request)

@@ -1,0 +1,98 @@
+"""A pytest plugin that writes each test's outcome to JSON (`-p workshop.report`).
+
+`invoke check`, `verify` and `grade` read this file instead of pytest's text output:
+
+    {"tests": [{"name", "file", "status", "message", "duration", "output"}], "collected": N}
+
+status is one of pass, fail, error, timeout, skip. `message` is the failure's teaching
+message (the assertion text, without pytest's traceback); `output` is what the server
+printed meanwhile (its traceback names the TODO the learner has to fill in).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+_RESULTS = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("workshop").addoption(
+        "--report-json", help="write every test's outcome to this JSON file"
+    )
+
+
+_CONFIG: list[pytest.Config] = []  # the running session's config, for collection reports
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS] = {"tests": [], "collected": 0, "errors": []}
+    _CONFIG[:] = [config]
+
+
+def _message(call: pytest.CallInfo) -> str:
+    if call.excinfo is None:
+        return ""
+    error = call.excinfo.value
+    if isinstance(error, AssertionError) and type(error).__name__ == "TeachingFailure":
+        return str(error)
+    if call.excinfo.typename == "Failed":  # pytest.fail(...)
+        text = str(error)
+        if text.startswith("Timeout"):
+            return f"the test did not finish within its time limit ({text})"
+        return text
+    return f"{call.excinfo.typename}: {error}"
+
+
+def _status(report: pytest.TestReport, message: str) -> str:
+    if report.passed:
+        return "pass"
+    if report.skipped:
+        return "skip"
+    if message.startswith("the test did not finish"):
+        return "timeout"
+    return "fail" if report.when == "call" else "error"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    # One entry per test: its call, or the setup/teardown step that went wrong.
+    if report.when != "call" and report.passed:
+        return report
+    results = item.config.stash[_RESULTS]["tests"]
+    if results and results[-1]["nodeid"] == item.nodeid:
+        return report  # setup already failed, or teardown after a failure: keep the first
+    message = _message(call) if not report.passed else ""
+    results.append(
+        {
+            "nodeid": item.nodeid,
+            "name": item.name,
+            "file": Path(str(item.path)).name,
+            "status": _status(report, message),
+            "message": message,
+            "output": "\n".join(text for name, text in report.sections if name == "server output"),
+            "duration": round(call.duration, 3),
+        }
+    )
+    return report
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed and _CONFIG:
+        _CONFIG[0].stash[_RESULTS]["errors"].append(
+            {"where": report.nodeid, "message": str(report.longrepr)[-3000:]}
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_RESULTS]["collected"] = len(session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("report_json")
+    if path:
+        Path(path).write_text(json.dumps(session.config.stash[_RESULTS], indent=1))

@@ -1,0 +1,205 @@
+"""Run a learner's `python -m sketch` as a child process, bounded in time and output.
+
+The server runs in its own process group, so killing the group also kills anything it
+started. Its stdout and stderr are read by a thread into a capped buffer: a server that
+prints megabytes cannot fill the pipe and stall, nor flood the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+SERVING = re.compile(rb"Serving on http://(?P<host>[^:\s]+):(?P<port>\d+)")
+START_TIMEOUT = 5.0  # seconds for `Serving on` to appear
+KEEP = 64 * 1024  # bytes of output kept (the most recent)
+FLOOD = 1024 * 1024  # bytes of output after which the server is stopped as flooding
+
+
+class ServerFailed(Exception):
+    """The server could not be started, or died; the message teaches what happened."""
+
+
+class Output:
+    """The tail of a process's output, filled by a reader thread."""
+
+    def __init__(self) -> None:
+        self.total = 0  # bytes read in all
+        self._tail = bytearray()
+        self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
+
+    def feed(self, chunk: bytes) -> None:
+        with self._lock:
+            self.total += len(chunk)
+            self._tail += chunk
+            if len(self._tail) > KEEP:
+                del self._tail[: len(self._tail) - KEEP]
+            self.changed.notify_all()
+
+    def since(self, mark: int = 0) -> str:
+        """What was printed after `mark` (a value of `total`), as far as it is still kept."""
+        with self._lock:
+            start = max(0, len(self._tail) - (self.total - mark))
+            return self._tail[start:].decode("utf-8", "replace")
+
+    def last_lines(self, count: int = 20, mark: int = 0) -> str:
+        lines = self.since(mark).rstrip().splitlines()
+        return "\n".join(lines[-count:])
+
+
+class ServerProcess:
+    """One `python -m sketch --port 0 [APP]` process."""
+
+    def __init__(
+        self,
+        sketch_dir: Path,
+        app: str | None = None,
+        args: Sequence[str] = (),
+        *,
+        extra_path: Sequence[Path] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.sketch_dir = Path(sketch_dir)
+        self.app = app
+        self.command = [sys.executable, "-m", "sketch", "--host", "127.0.0.1", "--port", "0"]
+        self.command += [*args, *([app] if app else [])]
+        self.output = Output()
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.flooded = False
+        path = os.pathsep.join(str(p) for p in [self.sketch_dir, *extra_path])
+        self._env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))},
+            "PYTHONPATH": path,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # --- life --------------------------------------------------------------------------
+
+    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
+        """Start the process and wait until it prints `Serving on`, or fail with a reason."""
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=self.sketch_dir,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as one
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        with self.output.changed:
+            while True:
+                found = SERVING.search(bytes(self.output._tail))
+                if found:
+                    self.host = found["host"].decode()
+                    self.port = int(found["port"])
+                    return self
+                if self.flooded or self.proc.poll() is not None:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.output.changed.wait(min(left, 0.05))
+        self.kill()
+        raise ServerFailed(self._why_not_serving(timeout))
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            self.output.feed(chunk)
+            if self.output.total > FLOOD and not self.flooded:
+                self.flooded = True
+                self.kill()
+        with self.output.changed:
+            self.output.changed.notify_all()
+
+    def _why_not_serving(self, timeout: float) -> str:
+        shown = " ".join(self.command[1:])
+        where = f"`{shown}` in {self.sketch_dir}"
+        if self.flooded:
+            why = (
+                f"printed more than {FLOOD // 1024} KiB of output, so it was stopped. "
+                "Is something printed in a loop, or for every byte received?"
+            )
+        elif self.proc is not None and self.proc.returncode is not None:
+            why = f"exited with code {self.proc.returncode} before it printed `Serving on ...`."
+        else:
+            why = (
+                f"did not print `Serving on http://HOST:PORT` within {timeout:g} s. "
+                "It must print that line (flushed) once it accepts connections: "
+                "see sketch/server.py."
+            )
+        tail = self.output.last_lines(25) or "(no output)"
+        return f"The server {where} {why}\nIts last output:\n{_indent(tail)}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and not self.flooded
+
+    def send_signal(self, sig: int = signal.SIGINT) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if the process is still running after `timeout` s."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        """Kill the whole process group; safe to call twice."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
+
+    # --- what tests use ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def describe_death(self) -> str | None:
+        """Why the server is no longer usable, or None if it is."""
+        if self.flooded:
+            return (
+                f"The server printed more than {FLOOD // 1024} KiB of output and was stopped.\n"
+                f"Its last output:\n{_indent(self.output.last_lines(15))}"
+            )
+        if self.proc is not None and self.proc.poll() is not None:
+            return (
+                f"The server exited with code {self.proc.returncode} while it was serving.\n"
+                f"Its last output:\n{_indent(self.output.last_lines(15) or '(none)')}"
+            )
+        return None
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
