@@ -147,9 +147,7 @@ def _stub(block: Block, stage_id: str) -> list[str]:
 
 def _source_files(root: Path) -> list[Path]:
     base = root / SOURCE
-    return sorted(
-        p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts)
-    )
+    return sorted(p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts))
 
 
 def generate(root: Path = manifest.ROOT) -> dict[str, str]:
@@ -180,13 +178,24 @@ def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--quiet", "--no-cache",
-             "--config", str(root / "pyproject.toml"), tmp],
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                "format",
+                "--quiet",
+                "--no-cache",
+                "--config",
+                str(root / "pyproject.toml"),
+                tmp,
+            ],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"ruff format failed on the generated files:\n{done.stdout}{done.stderr}")
+            raise RuntimeError(
+                f"ruff format failed on the generated files:\n{done.stdout}{done.stderr}"
+            )
         return {rel: Path(tmp, rel).read_text(encoding="utf-8") for rel in files}
 
 

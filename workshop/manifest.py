@@ -50,9 +50,10 @@ class Stage:
 
     def is_written(self, root: Path = ROOT) -> bool:
         """A stage is written once it has tests and a reference solution."""
-        return any(self.tests_dir(root).glob("test_*.py")) and (
-            self.solution_dir(root) / "sketch"
-        ).is_dir()
+        return (
+            any(self.tests_dir(root).glob("test_*.py"))
+            and (self.solution_dir(root) / "sketch").is_dir()
+        )
 
 
 @cache

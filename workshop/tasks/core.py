@@ -1,0 +1,225 @@
+"""The core tasks: check a stage, verify every stage, build the snapshots."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from invoke import Exit, task
+from rich.table import Table
+
+from workshop import build as builder
+from workshop import manifest, runner, state
+from workshop.console import console
+from workshop.manifest import Stage
+from workshop.runner import StageRun
+
+
+def pick_stage(step: str | None) -> Stage:
+    """The stage a task is about: the one named, else the learner's current stage."""
+    if not step:
+        return state.current_stage()
+    try:
+        return manifest.find(step)
+    except KeyError as error:
+        raise Exit(str(error.args[0]), code=2) from None
+
+
+@task(
+    positional=["step"],
+    help={
+        "step": "the stage: 04, 04_routing or routing (default: your current stage)",
+        "verbose": "show pytest's full output as the tests run",
+        "keep_going": "run every test, not just up to the first failure",
+        "solution": "check the reference solution instead of your own folder",
+    },
+)
+def check(c, step=None, verbose=False, keep_going=False, solution=False):
+    """Run the tests of a stage against your code, and say what to do next."""
+    stage = pick_stage(step)
+    out = console()
+    if not stage.is_written():
+        out.print(f"[warn]Stage {stage.id} is not written yet.[/] Nothing to check.")
+        raise Exit(code=1)
+    sketch_dir = stage.solution_dir() if solution else stage.step_dir()
+    run = runner.run_stage(
+        stage, sketch_dir=sketch_dir, first_failure=not keep_going, verbose=verbose
+    )
+    if run.passed:
+        report_pass(stage, run, solution)
+        return
+    report_failure(stage, run)
+    raise Exit(code=1)
+
+
+def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
+    out = console()
+    out.print(f"[ok]✓ Stage {stage.id} passed[/]: {run.summary()} in {run.duration:.1f} s.")
+    if solution:
+        return  # the reference passing says nothing about the learner's progress
+    first_time = state.record_pass(stage)
+    after_pass(stage, run, first_time)
+    later = [s for s in manifest.stages() if s.number > stage.number]
+    if later:
+        following = later[0]
+        out.print(
+            f"Next: stage [stage]{following.id}[/] ({following.title}). "
+            f"Read [path]{following.lesson().relative_to(manifest.ROOT)}[/], "
+            f"then run [cmd]invoke check[/]."
+        )
+    else:
+        out.print("That was the last stage: you have built a web framework. Well done!")
+
+
+def after_pass(stage: Stage, run: StageRun, first_time: bool) -> None:
+    """What else happens when a stage passes (checkpoints): see workshop.tasks.learner."""
+    try:
+        from workshop import checkpoints
+    except ImportError:
+        return
+    checkpoints.on_pass(stage, first_time)
+
+
+def report_failure(stage: Stage, run: StageRun) -> None:
+    out = console()
+    folder = stage.step_dir().relative_to(manifest.ROOT)
+    if run.sketch_dir != stage.step_dir():
+        folder = run.sketch_dir.relative_to(manifest.ROOT)
+    stopped = " (stopped at the first failure)" if run.stopped_early else ""
+    out.print(f"[stage]Stage {stage.id}[/] · {stage.title}")
+    out.print(f"[bad]✗ {run.summary()}{stopped}[/]\n")
+    failure = run.first_failure
+    if failure is not None:
+        out.print(f"[bold]{failure.name}[/]", markup=True)
+        out.print(_indent(failure.message or "(no message)"), markup=False)
+        where = run.where_to_look()
+        if failure.output and not (where and where.todo):
+            out.print("\n[dim]The server printed:[/]")
+            out.print(_indent(_tail(failure.output, 12)), markup=False)
+    elif run.collection_errors:
+        out.print("[bold]The tests could not be loaded:[/]")
+        out.print(_indent(_tail(run.collection_errors[0]["message"], 15)), markup=False)
+    where = run.where_to_look()
+    out.print()
+    if where is not None:
+        function = f", [bold]{where.function}[/]" if where.function else ""
+        out.print(f"Open [path]{folder}/{where.file}[/]{function}")
+        if where.todo:
+            out.print(f"  TODO: {where.todo}", markup=False)
+    hints = len(stage.hints)
+    out.print(
+        f"Then run [cmd]invoke check {stage.id}[/] again. "
+        f"Stuck? [cmd]invoke hint {stage.id}[/] ({hints} hints) or "
+        f"[cmd]invoke solve {stage.id}[/] (your work is backed up). "
+        "More detail: [cmd]--verbose[/]."
+    )
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.rstrip().splitlines())
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+# --- verify ----------------------------------------------------------------------------
+
+
+def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
+    solution = runner.run_stage(stage, sketch_dir=stage.solution_dir())
+    skeleton = runner.run_stage(stage, sketch_dir=stage.step_dir())
+    return solution, skeleton
+
+
+@task(
+    positional=["step"],
+    help={
+        "step": "verify this stage only (default: every stage)",
+        "jobs": "how many stages to verify at once (default 2)",
+        "strict": "also fail when any single test passes on a skeleton",
+    },
+)
+def verify(c, step=None, jobs=2, strict=False):
+    """Prove every written stage: its solution passes and its skeleton fails."""
+    out = console()
+    stages = [manifest.find(step)] if step else list(manifest.stages())
+    written = [s for s in stages if s.is_written()]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        futures = {s.id: pool.submit(_verify_stage, s) for s in written}
+        with out.status("verifying...") as status:
+            results: dict[str, tuple[StageRun, StageRun]] = {}
+            for stage in written:
+                results[stage.id] = futures[stage.id].result()
+                status.update(f"verified {len(results)} of {len(written)} stages")
+    table = Table("stage", "solution", "skeleton", "seconds", title="invoke verify")
+    wrong: list[str] = []
+    for stage in stages:
+        if stage.id not in results:
+            table.add_row(stage.id, "[dim]not written yet[/]", "[dim]not written yet[/]", "")
+            continue
+        solution, skeleton = results[stage.id]
+        total = len(solution.tests)
+        if solution.passed:
+            sol_cell = f"[ok]passes[/] ({total} tests)"
+        else:
+            sol_cell = f"[bad]FAILS[/] ({solution.summary()})"
+            wrong.append(f"{stage.id}: the solution fails: {_first(solution)}")
+        passing = [t.name for t in skeleton.tests if t.status == "pass"]
+        if skeleton.passed:
+            skel_cell = "[bad]PASSES[/]"
+            wrong.append(f"{stage.id}: the skeleton passes every test")
+        elif passing:
+            skel_cell = f"[warn]fails[/] ({len(passing)} of {len(skeleton.tests)} pass)"
+            if strict:
+                wrong.append(f"{stage.id}: on the skeleton these pass: {', '.join(passing)}")
+        else:
+            skel_cell = f"[ok]fails[/] (all {len(skeleton.tests)})"
+        seconds = f"{solution.duration:.1f} + {skeleton.duration:.1f}"
+        table.add_row(stage.id, sol_cell, skel_cell, seconds)
+    out.print(table)
+    out.print(f"{len(written)} stages verified in {time.monotonic() - started:.1f} s.")
+    if wrong:
+        for line in wrong:
+            out.print(f"[bad]✗[/] {line}", markup=True)
+        raise Exit(code=1)
+
+
+def _first(run: StageRun) -> str:
+    failure = run.first_failure
+    if failure is None:
+        return run.output.strip().splitlines()[-1] if run.output.strip() else "no tests ran"
+    return f"{failure.name}: {failure.message.splitlines()[0] if failure.message else ''}"
+
+
+# --- build -----------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "force": "overwrite files under steps/ even where they differ from what was shipped",
+        "check": "write nothing; fail if any snapshot differs from what the source makes",
+    }
+)
+def build(c, force=False, check=False):
+    """Regenerate every stage's skeleton and solution from source/sketch (instructors)."""
+    out = console()
+    if check:
+        drift = builder.drift()
+        for item in drift:
+            out.print(f"[bad]✗[/] {item.path}: {item.problem}")
+        if drift:
+            out.print("Run [cmd]invoke build[/] to regenerate them from source/sketch.")
+            raise Exit(code=1)
+        out.print("[ok]✓ Every snapshot matches source/sketch.[/]")
+        return
+    report = builder.write(force=force)
+    for rel in report.written:
+        out.print(f"wrote   {rel}", markup=False)
+    for rel in report.removed:
+        out.print(f"removed {rel}", markup=False)
+    for rel in report.kept:
+        out.print(f"[warn]kept    {rel}[/] (changed by hand; --force overwrites it)")
+    changed = len(report.written) + len(report.removed)
+    out.print(f"[ok]✓ Built:[/] {changed} file(s) changed, {len(report.kept)} kept.")
