@@ -183,7 +183,6 @@ def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
                 "-m",
                 "ruff",
                 "format",
-                "--quiet",
                 "--no-cache",
                 "--config",
                 str(root / "pyproject.toml"),
@@ -193,9 +192,8 @@ def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
             text=True,
         )
         if done.returncode != 0:
-            raise RuntimeError(
-                f"ruff format failed on the generated files:\n{done.stdout}{done.stderr}"
-            )
+            problem = done.stdout + done.stderr  # ruff names the file that does not parse
+            raise RuntimeError(f"ruff format failed on the generated files:\n{problem}")
         return {rel: Path(tmp, rel).read_text(encoding="utf-8") for rel in files}
 
 
@@ -212,9 +210,9 @@ def shipped_files(root: Path) -> Iterable[Path]:
         base = root / top
         if base.is_dir():
             for path in sorted(base.rglob("*")):
-                if path.is_file() and not IGNORED_PARTS & set(path.parts):
-                    if path.suffix not in {".pyc", ".pyo"}:
-                        yield path
+                ignored = IGNORED_PARTS & set(path.parts) or path.suffix in {".pyc", ".pyo"}
+                if path.is_file() and not ignored:
+                    yield path
 
 
 def read_lock(root: Path) -> dict[str, str]:
@@ -230,7 +228,7 @@ def lock_text(root: Path, overrides: dict[str, str] | None = None) -> str:
     for rel, text in (overrides or {}).items():
         hashes[rel] = digest(text.encode("utf-8"))
     body = {
-        "about": "sha256 of every file shipped under steps/ and solutions/; written by invoke build",
+        "about": "sha256 of each file shipped under steps/ and solutions/, by invoke build",
         "files": dict(sorted(hashes.items())),
     }
     return json.dumps(body, indent=1) + "\n"

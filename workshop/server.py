@@ -50,9 +50,13 @@ class Output:
             start = max(0, len(self._tail) - (self.total - mark))
             return self._tail[start:].decode("utf-8", "replace")
 
-    def last_lines(self, count: int = 20, mark: int = 0) -> str:
-        lines = self.since(mark).rstrip().splitlines()
-        return "\n".join(lines[-count:])
+    def last_lines(self, count: int = 20, mark: int = 0, width: int = 200) -> str:
+        """The last COUNT lines, each cut to WIDTH characters: a message, not a flood."""
+        lines = self.since(mark).rstrip().splitlines()[-count:]
+        return "\n".join(
+            line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)"
+            for line in lines
+        )
 
 
 class ServerProcess:
@@ -113,8 +117,9 @@ class ServerProcess:
                 if left <= 0:
                     break
                 self.output.changed.wait(min(left, 0.05))
+        why = self._why_not_serving(timeout)  # before the kill, which sets an exit code
         self.kill()
-        raise ServerFailed(self._why_not_serving(timeout))
+        raise ServerFailed(why)
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

@@ -1,0 +1,116 @@
+"""A learner's server that misbehaves gives a clear failure, in bounded time.
+
+Each case is a small fake `sketch` package run through the real runner against stage 01's
+tests, as `invoke check` would run it.
+"""
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from workshop import manifest, runner
+from workshop.server import ServerFailed, ServerProcess
+
+SERVING = """
+import asyncio, sys
+
+class Protocol(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        {data_received}
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(Protocol, "127.0.0.1", 0)
+    {before_serving}
+    print(f"Serving on http://127.0.0.1:{{server.sockets[0].getsockname()[1]}}", flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def fake_sketch(tmp_path: Path, main: str) -> Path:
+    package = tmp_path / "sketch"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(textwrap.dedent(main))
+    return tmp_path
+
+
+def serving(data_received: str = "self.transport.write(data)", before: str = "pass") -> str:
+    return SERVING.format(data_received=data_received, before_serving=before)
+
+
+def check_stage_01(sketch_dir: Path) -> runner.StageRun:
+    stage = manifest.find("01_echo")
+    started = time.monotonic()
+    run = runner.run_stage(stage, sketch_dir=sketch_dir, first_failure=True, timeout=30)
+    run.duration = time.monotonic() - started
+    return run
+
+
+def test_a_server_that_exits_at_import_fails_at_once_with_its_error(tmp_path):
+    run = check_stage_01(fake_sketch(tmp_path, "import no_such_module\n"))
+    failure = run.first_failure
+    assert failure is not None and failure.status == "error"
+    assert "exited with code 1 before it printed `Serving on" in failure.message
+    assert "ModuleNotFoundError: No module named 'no_such_module'" in failure.message
+    assert run.duration < 10
+
+
+def test_a_server_that_hangs_before_serving_fails_after_the_start_timeout(tmp_path):
+    run = check_stage_01(fake_sketch(tmp_path, serving(before="await asyncio.sleep(3600)")))
+    failure = run.first_failure
+    assert failure is not None
+    assert "did not print `Serving on http://HOST:PORT` within 5 s" in failure.message
+    assert run.duration < 15
+
+
+def test_a_server_that_raises_in_data_received_fails_with_the_traceback_shown(tmp_path):
+    run = check_stage_01(fake_sketch(tmp_path, serving("raise RuntimeError('boom')")))
+    failure = run.first_failure
+    assert failure is not None and failure.status == "fail"
+    assert "RuntimeError: boom" in failure.output, "the server's traceback is attached"
+    assert "data_received" in failure.output
+    assert run.duration < 10
+
+
+def test_a_server_that_prints_10_mb_is_stopped_and_named_as_flooding(tmp_path):
+    flood = "sys.stdout.write('x' * 10_000_000); sys.stdout.flush()"
+    run = check_stage_01(fake_sketch(tmp_path, serving(before=flood)))
+    failure = run.first_failure
+    assert failure is not None
+    assert "more than 1024 KiB of output" in failure.message
+    assert len(failure.message) < 5000, "the message shows a tail of the output, not all of it"
+    assert run.duration < 10
+
+
+def test_server_process_kills_its_whole_process_group(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    spawn = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+    )
+    server = ServerProcess(fake_sketch(tmp_path, spawn + serving())).start()
+    child_pid = int(pid_file.read_text())
+    server.kill()
+    assert not server.alive()
+    deadline = time.monotonic() + 3
+    while Path(f"/proc/{child_pid}").exists() and time.monotonic() < deadline:
+        stat = Path(f"/proc/{child_pid}/stat").read_text().split()
+        if stat[2] == "Z":  # killed, waiting for its parent (init) to reap it
+            break
+        time.sleep(0.05)
+    else:
+        assert not Path(f"/proc/{child_pid}").exists(), "the server's child survived the kill"
+
+
+def test_server_process_start_failure_is_an_exception_with_the_output(tmp_path):
+    sketch_dir = fake_sketch(tmp_path, "print('hello'); raise SystemExit(3)\n")
+    with pytest.raises(ServerFailed, match="exited with code 3") as error:
+        ServerProcess(sketch_dir).start(timeout=3)
+    assert "hello" in str(error.value)
