@@ -1,0 +1,61 @@
+"""Fixtures for the workshop's own tests."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workshop import manifest
+
+ROOT = manifest.ROOT
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A fresh clone of this repository's committed state, plus uncommitted tooling.
+
+    Tests that run tasks work here, never in the developer's own tree. The working tree's
+    current `workshop/`, `tasks.py`, `stages.toml` and stage folders are copied over the
+    clone, so the tests check what is being written, committed or not.
+    """
+    target = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True, timeout=60)
+    for name in ("workshop", "tasks.py", "stages.toml", "steps", "solutions", "workshop.lock"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                target / name,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+            )
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    for command in (
+        ["git", "config", "user.email", "learner@example.com"],
+        ["git", "config", "user.name", "Learner"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "--allow-empty", "-m", "the workshop as shipped"],
+    ):
+        subprocess.run(command, cwd=target, check=True, timeout=30, capture_output=True)
+    return target
+
+
+def invoke(repo: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `invoke ARGS` in REPO as a learner would, with colour off."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**_env(), "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

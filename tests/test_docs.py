@@ -1,0 +1,70 @@
+"""The manifest, the lessons and the docs say true things about the repository."""
+
+import re
+
+import pytest
+
+from workshop import manifest
+from workshop.tasks import namespace
+
+ROOT = manifest.ROOT
+STAGES = manifest.stages()
+EXPECTED = [
+    "01_echo", "02_parsing", "03_responses", "04_routing", "05_params",
+    "06_middleware", "07_lifecycle", "08_errors", "09_keepalive", "10_shutdown",
+]  # fmt: skip
+TODO_RAISE = re.compile(r"NotImplementedError\(\s*['\"](\d\d_\w+): (sketch/[\w/]+\.py): ([\w.]+):")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_manifest_lists_the_ten_stages_in_order():
+    assert [s.id for s in STAGES] == EXPECTED
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
+def test_every_stage_has_a_lesson_tests_hints_and_a_solution(stage):
+    assert stage.lesson().is_file(), f"{stage.id} has no lesson at {stage.lesson()}"
+    assert any(stage.tests_dir().glob("test_*.py")), f"{stage.id} has no tests"
+    assert (stage.solution_dir() / "sketch" / "__main__.py").is_file()
+    assert len(stage.hints) >= 3, f"{stage.id} has {len(stage.hints)} hints in stages.toml"
+
+
+def todos(stage: manifest.Stage) -> list[tuple[str, str]]:
+    """(file, function) of every TODO in the stage's skeleton."""
+    found = []
+    for path in sorted((stage.step_dir() / "sketch").rglob("*.py")):
+        for match in TODO_RAISE.finditer(path.read_text()):
+            if match[1] == stage.id:
+                found.append((match[2], match[3]))
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
+def test_every_skeleton_has_todos_of_its_own_stage(stage):
+    assert todos(stage), f"steps/{stage.id}/sketch has no TODO for stage {stage.id}"
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
+def test_every_lesson_names_each_todo_by_file_and_function(stage):
+    lesson = stage.lesson().read_text(encoding="utf-8")
+    missing = [
+        f"{file}: {function}"
+        for file, function in todos(stage)
+        if function.split(".")[-1] not in lesson or file.split("/")[-1] not in lesson
+    ]
+    assert not missing, f"{stage.id}'s lesson does not mention these TODOs: {missing}"
+
+
+def test_every_invoke_command_in_the_docs_exists():
+    tasks = set(namespace().task_names)
+    for doc in DOCS:
+        for command in re.findall(r"`invoke ([a-z][a-z-]*)", doc.read_text(encoding="utf-8")):
+            assert command in tasks, f"{doc.name} mentions `invoke {command}`, which does not exist"
+
+
+def test_every_relative_link_in_the_docs_points_at_a_file():
+    for doc in [*DOCS, *(s.lesson() for s in STAGES if s.lesson().exists())]:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", doc.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to {target}"
