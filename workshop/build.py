@@ -171,29 +171,30 @@ def generate(root: Path = manifest.ROOT) -> dict[str, str]:
 
 
 def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
-    """Run ruff format over the generated files, so removed blocks leave tidy code."""
+    """Tidy the generated files with ruff, so removed blocks leave clean code."""
     with tempfile.TemporaryDirectory() as tmp:
         for rel, text in files.items():
             path = Path(tmp, rel)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ruff",
-                "format",
-                "--no-cache",
-                "--config",
-                str(root / "pyproject.toml"),
-                tmp,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            problem = done.stdout + done.stderr  # ruff names the file that does not parse
-            raise RuntimeError(f"ruff format failed on the generated files:\n{problem}")
+        config = ["--no-cache", "--config", str(root / "pyproject.toml")]
+        tidy = [
+            # Markers cut code, so imports may end up unsorted or, in a solution, unused.
+            # Skeletons keep unused imports: the TODOs will need them.
+            ["check", *config, "--fix", "--exit-zero", "--quiet", "--select", "I", tmp],
+            ["check", *config, "--fix", "--exit-zero", "--quiet", "--select", "F401",
+             str(Path(tmp, "solutions"))],
+            ["format", *config, tmp],
+        ]  # fmt: skip
+        for args in tidy:
+            if args[-1] != tmp and not Path(args[-1]).exists():
+                continue
+            done = subprocess.run(
+                [sys.executable, "-m", "ruff", *args], capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                problem = done.stdout + done.stderr  # ruff names the file that does not parse
+                raise RuntimeError(f"ruff {args[0]} failed on the generated files:\n{problem}")
         return {rel: Path(tmp, rel).read_text(encoding="utf-8") for rel in files}
 
 

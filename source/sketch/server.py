@@ -12,12 +12,12 @@ async def start_server(
     asyncio calls `protocol_factory()` once per accepted connection, so no state is ever
     shared between two clients by accident.
     """
-    #: todo 01 Get the running loop and `await loop.create_server(protocol_factory, host, port)`.
+    #: todo 01 `await loop.create_server(...)` on the running loop, then announce(server) and return it.
     loop = asyncio.get_running_loop()
     server = await loop.create_server(protocol_factory, host, port)
-    #: end
     announce(server)
     return server
+    #: end
 
 
 def announce(server: asyncio.Server) -> None:

@@ -1,12 +1,12 @@
 """The Application: routes, middlewares, hooks and shared state, in one object."""
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from sketch.request import Request
 from sketch.response import Response
-from sketch.router import Handler, UrlDispatcher
+from sketch.router import UrlDispatcher
 
 log = logging.getLogger("sketch")
 

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import httptools
+
 from sketch.parser import RawRequest, RequestParser
 from sketch.request import Request
 from sketch.response import Response

@@ -1,8 +1,8 @@
 """sketch: a small async web framework, built one stage at a time on asyncio and httptools."""
 
+from sketch.app import Application
 from sketch.request import Request
 from sketch.response import Response, json_response
-from sketch.app import Application
 from sketch.runner import run_app
 
 __all__ = [

@@ -3,9 +3,8 @@
 import logging
 import sys
 
+from sketch.app import Application, Handler
 from sketch.exceptions import HTTPNotFound
-from sketch.app import Application
-from sketch.app import Handler
 from sketch.request import Request
 from sketch.response import Response, json_response
 

@@ -12,12 +12,10 @@ async def start_server(
     asyncio calls `protocol_factory()` once per accepted connection, so no state is ever
     shared between two clients by accident.
     """
-    # TODO(01_echo): Get the running loop and `await loop.create_server(protocol_factory, host, port)`.
+    # TODO(01_echo): `await loop.create_server(...)` on the running loop, then announce(server) and return it.
     raise NotImplementedError(
-        "01_echo: sketch/server.py: start_server: Get the running loop and `await loop.create_server(protocol_factory, host, port)`."
+        "01_echo: sketch/server.py: start_server: `await loop.create_server(...)` on the running loop, then announce(server) and return it."
     )
-    announce(server)
-    return server
 
 
 def announce(server: asyncio.Server) -> None:

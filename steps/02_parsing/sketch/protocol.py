@@ -9,6 +9,7 @@ else's work.
 import asyncio
 
 import httptools
+
 from sketch.parser import RawRequest, RequestParser
 
 

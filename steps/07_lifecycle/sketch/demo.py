@@ -2,8 +2,7 @@
 
 import logging
 
-from sketch.app import Application
-from sketch.app import Handler
+from sketch.app import Application, Handler
 from sketch.request import Request
 from sketch.response import Response, json_response
 

@@ -1,9 +1,6 @@
 """sketch: a small async web framework, built one stage at a time on asyncio and httptools."""
 
-from sketch.request import Request
-from sketch.response import Response, json_response
 from sketch.app import Application
-from sketch.runner import run_app
 from sketch.exceptions import (
     HTTPBadRequest,
     HTTPException,
@@ -14,6 +11,9 @@ from sketch.exceptions import (
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
 )
+from sketch.request import Request
+from sketch.response import Response, json_response
+from sketch.runner import run_app
 
 __all__ = [
     "Application",
