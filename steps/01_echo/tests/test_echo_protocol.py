@@ -8,6 +8,7 @@ before any socket is involved.
 import asyncio
 
 from sketch.protocol import EchoProtocol
+
 from workshop.testing import expect
 
 LOOK = "sketch/protocol.py: EchoProtocol.connection_made and data_received"

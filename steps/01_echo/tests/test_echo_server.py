@@ -45,9 +45,10 @@ def expect_echo(sent: bytes, got: bytes, what: str, look: str = LOOK_PROTOCOL) -
     if len(got) < len(sent):
         why = f"only {len(got)} of {len(sent)} bytes came back within {READ_TIMEOUT:g} s"
     else:
-        why = "the bytes that came back differ from those sent"
-        diff = next(i for i, (a, b) in enumerate(zip(sent, got)) if a != b)
-        why += f" (first difference at byte {diff})"
+        same = next(
+            (i for i, (a, b) in enumerate(zip(sent, got, strict=False)) if a != b), len(sent)
+        )
+        why = f"the bytes that came back differ from those sent, from byte {same} on"
     fail(f"{what}: {why}", sent=sent, expected=sent, got=got, look=look)
 
 

@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 import sketch
+
 from workshop.testing import fail
 
 SKETCH = Path(sketch.__file__).parent
@@ -52,8 +53,7 @@ def test_server_starts_with_asyncio_run_and_loop_create_server():
             fail(
                 f"{where}, line {line}: asyncio functions no longer take a `loop=` argument "
                 "(removed in Python 3.10)",
-                expected="the call without loop=: code running in a coroutine already "
-                "has its loop",
+                expected="the call without loop=: code running in a coroutine already has its loop",
                 got=ast.unparse(call),
                 look=where,
             )
