@@ -2,7 +2,11 @@
 
 `invoke check`, `verify` and `grade` read this file instead of pytest's text output:
 
-    {"tests": [{"name", "file", "status", "message", "duration", "output"}], "collected": N}
+    {"tests": [{"name", "file", "status", "message", "duration", "output"}], "collected": N,
+     "items": [{"nodeid", "name", "file"}], "finished": true}
+
+The file is rewritten after collection and after every test, so a run that is killed at its
+time limit still tells which tests finished and which never did ("finished" is then false).
 
 status is one of pass, fail, error, timeout, skip. `message` is the failure's teaching
 message (the assertion text, without pytest's traceback); `output` is what the server
@@ -29,8 +33,23 @@ _CONFIG: list[pytest.Config] = []  # the running session's config, for collectio
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_RESULTS] = {"tests": [], "collected": 0, "errors": []}
+    config.stash[_RESULTS] = {
+        "tests": [],
+        "collected": 0,
+        "items": [],
+        "errors": [],
+        "finished": False,
+    }
     _CONFIG[:] = [config]
+
+
+def _write(config: pytest.Config) -> None:
+    """Write the results so far, atomically: a reader sees the old file or the new one."""
+    path = config.getoption("report_json", None)
+    if path:
+        tmp = Path(path + ".tmp")
+        tmp.write_text(json.dumps(config.stash[_RESULTS], indent=1))
+        tmp.replace(path)
 
 
 def _message(call: pytest.CallInfo) -> str:
@@ -78,6 +97,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "duration": round(call.duration, 3),
         }
     )
+    _write(item.config)
     return report
 
 
@@ -89,10 +109,15 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    session.config.stash[_RESULTS]["collected"] = len(session.items)
+    results = session.config.stash[_RESULTS]
+    results["collected"] = len(session.items)
+    results["items"] = [
+        {"nodeid": item.nodeid, "name": item.name, "file": Path(str(item.path)).name}
+        for item in session.items
+    ]
+    _write(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = session.config.getoption("report_json")
-    if path:
-        Path(path).write_text(json.dumps(session.config.stash[_RESULTS], indent=1))
+    session.config.stash[_RESULTS]["finished"] = True
+    _write(session.config)

@@ -67,6 +67,7 @@ class StageRun:
     timed_out: bool = False
     output: str = ""  # pytest's own output (kept short)
     stopped_early: bool = False  # -x: stopped at the first failure
+    collected: list[dict] = field(default_factory=list)  # every test found: nodeid, name, file
 
     def count(self, *statuses: str) -> int:
         return sum(t.status in statuses for t in self.tests)
@@ -169,8 +170,24 @@ def run_stage(
             data = json.loads(report.read_text())
             run.tests = [TestResult(**_known(t)) for t in data["tests"]]
             run.collection_errors = data.get("errors", [])
+            run.collected = data.get("items", [])
             run.stopped_early = first_failure and len(run.tests) < data.get("collected", 0)
-    if run.timed_out:
+    if run.timed_out and run.collected and not first_failure:
+        # Every test that had not finished when the stage was stopped timed out with it.
+        done = {t.nodeid for t in run.tests}
+        run.tests += [
+            TestResult(
+                nodeid=item["nodeid"],
+                name=item["name"],
+                file=item["file"],
+                status="timeout",
+                message=f"the stage's tests did not finish within {timeout:g} s and were "
+                "stopped before this test finished",
+            )
+            for item in run.collected
+            if item["nodeid"] not in done
+        ]
+    elif run.timed_out:
         run.tests.append(
             TestResult(
                 nodeid="(stage)",

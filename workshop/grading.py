@@ -1,0 +1,513 @@
+"""Grade a learner's repository: every stage's tests, scored, written for people and machines.
+
+Each stage runs in a pytest process of its own (`workshop.runner.run_stage`) with a time
+limit of its own, so a learner's server that hangs or crashes costs that stage only.
+
+The score rule (also in the README and docs/INSTRUCTORS.md):
+
+    stage score = stage points (stages.toml) x tests passed / tests in the stage
+
+A test that fails, errors or times out earns nothing; a skipped test (the workshop's tests
+skip only where a platform lacks something) counts neither way, as in `invoke verify`. A
+stage with a test file that could not be loaded scores 0 (its tests cannot be counted).
+Stages not written yet (no tests) are listed but count neither in the score nor the maximum.
+
+With `tests_from` (a trusted checkout of the workshop), every stage's tests, the harness and
+the manifest come from there, and the learner's own test files are only compared with the
+trusted ones: any difference is reported as "tests edited". It never raises a grade.
+
+The outputs, all from one `Grade`:
+
+    grade.json      the documented format (workshop/schemas/grade.schema.json)
+    junit.xml       one <testsuite> per stage, for GitHub's and GitLab's test reports
+    classroom.json  the result GitHub Classroom's autograding-grading-reporter reads,
+    classroom.b64   ... and the same base64-encoded, as the reporter's environment wants it
+    summary.md      a Markdown table of stages and points (also appended to
+                    $GITHUB_STEP_SUMMARY when that is set)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workshop import build, manifest, runner
+from workshop.manifest import Stage
+
+SCHEMA_VERSION = 1
+SCHEMA = Path(__file__).parent / "schemas" / "grade.schema.json"
+STAGE_TIMEOUT = 120.0  # seconds for one stage's whole run when grading
+FORMATS = ("json", "junit", "github", "summary")
+FILES = {
+    "json": ("grade.json",),
+    "junit": ("junit.xml",),
+    "github": ("classroom.json", "classroom.b64"),
+    "summary": ("summary.md",),
+}
+CLASSROOM_FAILURES_SHOWN = 5  # failing tests named per stage in the Classroom log
+CLASSROOM_RUNNER = "workshop"  # the reporter reads $WORKSHOP_RESULTS for this runner id
+IGNORED = {"__pycache__", ".pytest_cache"}
+
+
+# --- the result ----------------------------------------------------------------------
+
+
+@dataclass
+class TestGrade:
+    name: str
+    nodeid: str
+    file: str
+    status: str  # pass, fail, error, timeout, skip
+    message: str
+    duration: float
+    points: float  # what this test earned
+
+
+@dataclass
+class StageGrade:
+    id: str
+    title: str
+    status: str  # pass, partial, fail, timeout, error, not written
+    points: float  # earned
+    max_points: float  # 0 for a stage not written yet
+    duration: float
+    tests: list[TestGrade] = field(default_factory=list)
+    tests_edited: list[str] = field(default_factory=list)  # "changed: test_x.py", ...
+    note: str = ""  # why a stage could not be graded, when it could not
+
+    def count(self, *statuses: str) -> int:
+        return sum(t.status in statuses for t in self.tests)
+
+
+@dataclass
+class Grade:
+    score: float
+    max_score: float
+    stages: list[StageGrade]
+    commit: str | None
+    time: str
+    repo: str
+    tests_from: str | None
+    duration: float = 0.0
+
+    @property
+    def tests_edited(self) -> bool:
+        return any(s.tests_edited for s in self.stages)
+
+    def totals(self) -> dict[str, int]:
+        tests = [t for s in self.stages for t in s.tests]
+        return {
+            "tests": len(tests),
+            "passed": sum(t.status == "pass" for t in tests),
+            "failed": sum(t.status == "fail" for t in tests),
+            "errors": sum(t.status == "error" for t in tests),
+            "timeouts": sum(t.status == "timeout" for t in tests),
+            "skipped": sum(t.status == "skip" for t in tests),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "score": self.score,
+            "max_score": self.max_score,
+            "totals": self.totals(),
+            "tests_edited": self.tests_edited,
+            "commit": self.commit,
+            "time": self.time,
+            "repo": self.repo,
+            "tests_from": self.tests_from,
+            "duration": round(self.duration, 3),
+            "rule": "stage points x tests passed / tests run in the stage (skips aside)",
+            "stages": [asdict(stage) for stage in self.stages],
+        }
+
+
+# --- grading -------------------------------------------------------------------------
+
+
+def score_stage(stage: Stage, run: runner.StageRun) -> StageGrade:
+    """Turn one stage's run into points: its points times the share of its tests passed."""
+    tests = [
+        TestGrade(t.name, t.nodeid, t.file, t.status, t.message, round(t.duration, 3), 0.0)
+        for t in run.tests
+    ]
+    for error in run.collection_errors:
+        tests.append(
+            TestGrade(
+                name=f"(loading {error['where'] or 'the tests'})",
+                nodeid=error["where"],
+                file=Path(error["where"]).name,
+                status="error",
+                message=error["message"],
+                duration=0.0,
+                points=0.0,
+            )
+        )
+    grade = StageGrade(
+        id=stage.id,
+        title=stage.title,
+        status="fail",
+        points=0.0,
+        max_points=float(stage.points),
+        duration=round(run.duration, 3),
+        tests=tests,
+    )
+    passed = sum(t.status == "pass" for t in tests)
+    if run.collection_errors:
+        grade.status, grade.note = "error", "a test file could not be loaded: the stage scores 0"
+    elif not tests:
+        grade.status = "error"
+        grade.note = "no test ran: " + (_last_line(run.output) or f"pytest exited {run.exit_code}")
+        tests.append(TestGrade("(the whole stage)", "(stage)", "", "error", grade.note, 0.0, 0.0))
+    else:
+        counted = [t for t in tests if t.status != "skip"]
+        share = stage.points / len(counted) if counted else 0.0
+        for test in counted:
+            test.points = round(share, 4) if test.status == "pass" else 0.0
+        grade.points = round(share * passed, 2)
+        if run.timed_out:
+            grade.status = "timeout"
+        elif counted and passed == len(counted):
+            grade.status = "pass"
+        elif passed:
+            grade.status = "partial"
+    return grade
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def not_written(stage: Stage) -> StageGrade:
+    return StageGrade(stage.id, stage.title, "not written", 0.0, 0.0, 0.0)
+
+
+def edited_tests(learner_tests: Path, trusted: dict[str, str]) -> list[str]:
+    """How the learner's test files differ from the trusted ones ({name: sha256})."""
+    mine = _hashes(learner_tests)
+    found = [f"changed: {name}" for name in sorted(mine.keys() & trusted.keys())
+             if mine[name] != trusted[name]]  # fmt: skip
+    found += [f"added: {name}" for name in sorted(mine.keys() - trusted.keys())]
+    found += [f"removed: {name}" for name in sorted(trusted.keys() - mine.keys())]
+    return found
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(folder).as_posix(): build.digest(path.read_bytes())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not IGNORED & set(path.parts) and path.suffix != ".pyc"
+    }
+
+
+def _shipped_tests(repo: Path, stage: Stage) -> dict[str, str] | None:
+    """The learner's stage tests as shipped, from their lock file (None when it has none)."""
+    prefix = f"steps/{stage.id}/tests/"
+    lock = build.read_lock(repo)
+    found = {rel[len(prefix) :]: sha for rel, sha in lock.items() if rel.startswith(prefix)}
+    return found or None
+
+
+def commit_of(repo: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def grade(
+    repo: Path,
+    *,
+    tests_from: Path | None = None,
+    stage_timeout: float = STAGE_TIMEOUT,
+    jobs: int = 2,
+    only: Iterable[str] = (),
+    progress: Callable[[StageGrade, int, int], None] | None = None,
+) -> Grade:
+    """Grade the learner's repository REPO, stage by stage.
+
+    TESTS_FROM is a trusted checkout: the stages, points, tests and harness are taken from
+    it. Without it they come from REPO itself (fine for a learner's own look at the score).
+    """
+    repo = Path(repo).resolve()
+    trusted = Path(tests_from).resolve() if tests_from else repo
+    started = time.monotonic()
+    stages = list(manifest.stages(trusted))
+    if only:
+        wanted = {manifest.find(key, trusted).id for key in only}
+        stages = [s for s in stages if s.id in wanted]
+    written = [s for s in stages if s.is_written(trusted)]
+
+    def one(stage: Stage) -> StageGrade:
+        sketch_dir = stage.step_dir(repo)
+        if not (sketch_dir / "sketch").is_dir():
+            result = score_stage(stage, runner.StageRun(stage, sketch_dir))
+            result.note = f"there is no steps/{stage.id}/sketch/ folder to grade"
+            result.tests[0].message = result.note
+            return result
+        run = runner.run_stage(
+            stage,
+            sketch_dir=sketch_dir,
+            tests_dir=stage.tests_dir(trusted),
+            root=trusted,
+            timeout=stage_timeout,
+        )
+        return score_stage(stage, run)
+
+    results: dict[str, StageGrade] = {}
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        futures = [(stage, pool.submit(one, stage)) for stage in written]
+        for stage, future in futures:
+            results[stage.id] = future.result()
+            if progress:
+                progress(results[stage.id], len(results), len(written))
+    graded = [results.get(s.id) or not_written(s) for s in stages]
+    for stage, result in zip(stages, graded, strict=True):
+        # The learner's tests against the trusted ones, else against what was shipped.
+        reference = _hashes(stage.tests_dir(trusted)) if tests_from else _shipped_tests(repo, stage)
+        if reference is not None and result.status != "not written":
+            result.tests_edited = edited_tests(stage.tests_dir(repo), reference)
+    return Grade(
+        score=round(sum(s.points for s in graded), 2),
+        max_score=float(sum(s.max_points for s in graded)),
+        stages=graded,
+        commit=commit_of(repo),
+        time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        repo=str(repo),
+        tests_from=str(trusted) if tests_from else None,
+        duration=time.monotonic() - started,
+    )
+
+
+# --- outputs -------------------------------------------------------------------------
+
+
+def to_json(result: Grade) -> str:
+    return json.dumps(result.to_dict(), indent=1, ensure_ascii=False) + "\n"
+
+
+def to_junit(result: Grade) -> str:
+    """One <testsuite> per graded stage; a timeout is a <failure type="timeout">."""
+    totals = result.totals()
+    suites = ET.Element(
+        "testsuites",
+        name="invoke grade",
+        tests=str(totals["tests"]),
+        failures=str(totals["failed"] + totals["timeouts"]),
+        errors=str(totals["errors"]),
+        skipped=str(totals["skipped"]),
+        time=f"{result.duration:.3f}",
+    )
+    for stage in result.stages:
+        if stage.status == "not written":
+            continue
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=stage.id,
+            tests=str(len(stage.tests)),
+            failures=str(stage.count("fail", "timeout")),
+            errors=str(stage.count("error")),
+            skipped=str(stage.count("skip")),
+            time=f"{stage.duration:.3f}",
+            timestamp=result.time,
+        )
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("title", stage.title),
+            ("points", f"{stage.points:g}"),
+            ("max_points", f"{stage.max_points:g}"),
+            ("status", stage.status),
+            ("tests_edited", "; ".join(stage.tests_edited) or "no"),
+        ):
+            ET.SubElement(properties, "property", name=name, value=value)
+        for test in stage.tests:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{stage.id}.{Path(test.file).stem or 'stage'}",
+                name=test.name,
+                time=f"{test.duration:.3f}",
+            )
+            first_line = (test.message.strip().splitlines() or [test.status])[0][:200]
+            if test.status in ("fail", "timeout"):
+                kind = "timeout" if test.status == "timeout" else "failure"
+                element = ET.SubElement(case, "failure", message=first_line, type=kind)
+                element.text = test.message
+            elif test.status == "error":
+                element = ET.SubElement(case, "error", message=first_line, type="error")
+                element.text = test.message
+            elif test.status == "skip":
+                ET.SubElement(case, "skipped", message=first_line)
+        if stage.tests_edited or stage.note:
+            notes = [stage.note] if stage.note else []
+            if stage.tests_edited:
+                notes.append("tests edited: " + "; ".join(stage.tests_edited))
+            ET.SubElement(suite, "system-err").text = "\n".join(notes)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def to_classroom(result: Grade) -> dict:
+    """The result format of GitHub Classroom's autograding graders (version 1).
+
+    The reporter (classroom-resources/autograding-grading-reporter) reads, for each runner
+    id R in its `runners` input, the environment variable `R_RESULTS` (R in capitals) as
+    base64 of this JSON. It adds up `max_score` and every test's `score` into the points
+    shown in Classroom, prints each test, and marks the job failed when `status` is "fail".
+    Here each graded stage is one "test", with the points it earned as its score.
+    """
+    tests = []
+    for stage in result.stages:
+        if stage.status == "not written":
+            continue
+        lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass"]
+        if stage.note:
+            lines.append(stage.note)
+        if stage.tests_edited:
+            graded_with = "the trusted tests" if result.tests_from else "the edited tests"
+            edits = "; ".join(stage.tests_edited)
+            lines.append(f"tests edited (graded with {graded_with}): {edits}")
+        not_passed = [t for t in stage.tests if t.status not in ("pass", "skip")]
+        for test in not_passed[:CLASSROOM_FAILURES_SHOWN]:
+            first = (test.message.strip().splitlines() or [""])[0]
+            lines.append(f"{test.status}: {test.name}: {first}"[:300])
+        if len(not_passed) > CLASSROOM_FAILURES_SHOWN:
+            more = len(not_passed) - CLASSROOM_FAILURES_SHOWN
+            lines.append(f"... and {more} more: run `invoke check {stage.id}` to see them")
+        tests.append(
+            {
+                "name": f"{stage.id}: {stage.title}",
+                "status": "pass" if stage.status == "pass" else "fail",
+                "score": stage.points,
+                "message": "\n".join(lines),
+                "test_code": f"invoke check {stage.id}",
+                "filename": f"steps/{stage.id}/tests",
+                "line_no": 0,
+                "duration": round(stage.duration * 1000),  # milliseconds
+            }
+        )
+    complete = result.max_score > 0 and result.score >= result.max_score
+    return {
+        "version": 1,
+        "status": "pass" if complete else "fail",
+        "max_score": result.max_score,
+        "tests": tests,
+    }
+
+
+def classroom_b64(result: Grade) -> str:
+    data = json.dumps(to_classroom(result), separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(data).decode("ascii")
+
+
+def to_summary(result: Grade) -> str:
+    """A Markdown table of stages and points, for $GITHUB_STEP_SUMMARY."""
+    lines = [
+        f"## Workshop grade: {result.score:g} / {result.max_score:g} points",
+        "",
+    ]
+    if result.tests_edited:
+        lines += [
+            "> [!WARNING]",
+            "> **Tests edited**: some test files differ from the "
+            + (
+                "trusted tests, which were used instead."
+                if result.tests_from
+                else "ones shipped with the workshop."
+            ),
+            "",
+        ]
+    lines += [
+        "| stage | title | tests passed | points | status |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    icons = {"pass": "✅", "partial": "🟡", "fail": "❌", "timeout": "⏱️", "error": "💥"}
+    for stage in result.stages:
+        if stage.status == "not written":
+            lines.append(f"| {stage.id} | {_cell(stage.title)} | | | not written yet |")
+            continue
+        status = f"{icons.get(stage.status, '')} {stage.status}"
+        if stage.tests_edited:
+            status += " · tests edited"
+        lines.append(
+            f"| {stage.id} | {_cell(stage.title)} | {stage.count('pass')} / {len(stage.tests)} "
+            f"| {stage.points:g} / {stage.max_points:g} | {status} |"
+        )
+    totals = result.totals()
+    lines += [
+        f"| **total** | | **{totals['passed']} / {totals['tests']}** "
+        f"| **{result.score:g} / {result.max_score:g}** | |",
+        "",
+        f"Rule: a stage's points × the share of its tests that pass. "
+        f"Commit `{(result.commit or 'unknown')[:12]}`, graded {result.time} "
+        f"in {result.duration:.1f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def write(result: Grade, out: Path, formats: Iterable[str], env: dict | None = None) -> list[Path]:
+    """Write the chosen formats into OUT; also feed GitHub's step summary and outputs."""
+    env = os.environ if env is None else env
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(name: str, text: str) -> None:
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    for fmt in formats:
+        if fmt == "json":
+            put("grade.json", to_json(result))
+        elif fmt == "junit":
+            put("junit.xml", to_junit(result))
+        elif fmt == "github":
+            put("classroom.json", json.dumps(to_classroom(result), indent=1) + "\n")
+            encoded = classroom_b64(result)
+            put("classroom.b64", encoded + "\n")
+            if env.get("GITHUB_OUTPUT"):
+                with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
+                    f.write(f"result={encoded}\nscore={result.score:g}\n")
+                    f.write(f"max-score={result.max_score:g}\n")
+        elif fmt == "summary":
+            text = to_summary(result)
+            put("summary.md", text)
+            if env.get("GITHUB_STEP_SUMMARY"):
+                with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+                    f.write(text + "\n")
+        else:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return written
+
+
+def parse_formats(text: str) -> list[str]:
+    """'json,junit' -> ['json', 'junit']; 'all' -> every format."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if names == ["all"]:
+        return list(FORMATS)
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        choices = ", ".join(FORMATS)
+        raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {choices}")
+    return names
