@@ -1,0 +1,186 @@
+"""Stage 02, without a network: RequestParser fed bytes the way TCP delivers them.
+
+TCP hands the server a stream, cut wherever the network pleases: a URL, a header or a body
+can be split across two `data_received` calls, and httptools then calls `on_url` or `on_body`
+once per piece. These tests cut one request at many places and expect the same result.
+"""
+
+import httptools
+import pytest
+from sketch.parser import RawRequest, RequestParser
+
+from workshop.testing import expect, fail
+
+LOOK = "sketch/parser.py: RequestParser"
+
+REQUEST = (
+    b"POST /search?q=asyncio&lang=en HTTP/1.1\r\n"
+    b"Host: example.com\r\n"
+    b"X-Tag: one\r\n"
+    b"X-Tag: two\r\n"
+    b"Content-Length: 11\r\n"
+    b"\r\n"
+    b"hello world"
+)
+HEADERS = [
+    (b"Host", b"example.com"),
+    (b"X-Tag", b"one"),
+    (b"X-Tag", b"two"),
+    (b"Content-Length", b"11"),
+]
+
+
+def parse(*pieces: bytes) -> list[RawRequest]:
+    """Feed the pieces one after the other; return every request the parser handed on."""
+    requests: list[RawRequest] = []
+    parser = RequestParser(requests.append)
+    for piece in pieces:
+        try:
+            parser.feed(piece)
+        except httptools.HttpParserCallbackError as error:
+            # httptools wraps what a callback raised; show the callback's own error instead.
+            if error.__context__ is not None:
+                raise error.__context__ from None
+            raise
+    return requests
+
+
+def expect_one(requests: list[RawRequest], sent: bytes | str) -> RawRequest:
+    expect(
+        len(requests) == 1,
+        f"one request must give exactly one call of on_request, there were {len(requests)}",
+        sent=sent,
+        expected="1 RawRequest, handed on when on_message_complete is called",
+        got=repr(requests),
+        look=f"{LOOK}.on_message_complete",
+    )
+    return requests[0]
+
+
+def expect_fields(raw: RawRequest, sent: bytes | str, **expected: object) -> None:
+    """Compare the named fields of RAW, naming the callback that fills each one."""
+    fills = {
+        "method": "on_message_complete",
+        "target": "on_url",
+        "version": "on_message_complete",
+        "headers": "on_header",
+        "body": "on_body",
+    }
+    for name, want in expected.items():
+        got = getattr(raw, name)
+        if got != want:
+            fail(
+                f"RawRequest.{name} is wrong: it is filled from {fills[name]}, which may be "
+                "called several times with parts of the value",
+                sent=sent,
+                expected=repr(want),
+                got=repr(got),
+                look=f"{LOOK}.{fills[name]}",
+            )
+
+
+def test_a_simple_get_is_parsed():
+    data = b"GET /index.html HTTP/1.0\r\nHost: example.com\r\nAccept: */*\r\n\r\n"
+    raw = expect_one(parse(data), data)
+    expect_fields(
+        raw,
+        data,
+        method="GET",
+        target=b"/index.html",
+        version="1.0",
+        headers=[(b"Host", b"example.com"), (b"Accept", b"*/*")],
+        body=b"",
+    )
+
+
+def split_points() -> dict[str, int]:
+    """Places to cut REQUEST in two, by name."""
+    return {
+        "inside the method": 2,
+        "inside the path": REQUEST.index(b"arch"),
+        "inside the query": REQUEST.index(b"=asyncio") + 3,
+        "inside a header name": REQUEST.index(b"Host") + 2,
+        "inside a header value": REQUEST.index(b"example") + 4,
+        "between CR and LF": REQUEST.index(b"\r\n") + 1,
+        "before the blank line": REQUEST.index(b"\r\n\r\n") + 2,
+        "just before the body": REQUEST.index(b"hello"),
+        "inside the body": REQUEST.index(b"world"),
+        "before the last byte": len(REQUEST) - 1,
+    }
+
+
+@pytest.mark.parametrize("cut", split_points().values(), ids=split_points().keys())
+def test_request_split_in_two_is_parsed_once_and_whole(cut):
+    first, second = REQUEST[:cut], REQUEST[cut:]
+    sent = f"{first!r}, then {second!r}"
+    raw = expect_one(parse(first, second), sent)
+    expect_fields(
+        raw,
+        sent,
+        method="POST",
+        target=b"/search?q=asyncio&lang=en",
+        version="1.1",
+        headers=HEADERS,
+        body=b"hello world",
+    )
+
+
+def test_request_fed_one_byte_at_a_time_is_parsed_once():
+    pieces = [REQUEST[i : i + 1] for i in range(len(REQUEST))]
+    sent = f"{REQUEST!r}, one byte per feed()"
+    raw = expect_one(parse(*pieces), sent)
+    expect_fields(
+        raw,
+        sent,
+        method="POST",
+        target=b"/search?q=asyncio&lang=en",
+        version="1.1",
+        headers=HEADERS,
+        body=b"hello world",
+    )
+
+
+def test_repeated_headers_are_kept_in_order():
+    data = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nAccept: */*\r\n"
+        b"Cookie: b=2\r\nCookie: c=3\r\n\r\n"
+    )
+    raw = expect_one(parse(data), data)
+    expect_fields(
+        raw,
+        data,
+        headers=[
+            (b"Host", b"x"),
+            (b"Cookie", b"a=1"),
+            (b"Accept", b"*/*"),
+            (b"Cookie", b"b=2"),
+            (b"Cookie", b"c=3"),
+        ],
+    )
+
+
+def test_chunked_body_is_joined_whole():
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunks = [b"5\r\nhello\r\n", b"1\r\n \r\n", b"6\r\nwor", b"ld!\r\n", b"0\r\n\r\n"]
+    sent = f"{head!r}, then the chunks {chunks!r}"
+    raw = expect_one(parse(head, *chunks), sent)
+    expect_fields(raw, sent, target=b"/upload", body=b"hello world!")
+
+
+def test_two_requests_in_one_piece_are_parsed_separately():
+    first = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+    second = b"GET /b HTTP/1.1\r\nHost: y\r\n\r\n"
+    requests = parse(first + second)
+    expect(
+        [(r.method, r.target, r.headers, r.body) for r in requests]
+        == [
+            ("POST", b"/a", [(b"Host", b"x"), (b"Content-Length", b"3")], b"one"),
+            ("GET", b"/b", [(b"Host", b"y")], b""),
+        ],
+        "two requests back to back must give two RawRequests, the second with nothing "
+        "left over from the first (on_message_begin starts each one afresh)",
+        sent=first + second,
+        expected="POST /a with body b'one', then GET /b with an empty body",
+        got=repr(requests),
+        look=f"{LOOK}.on_message_complete",
+    )
