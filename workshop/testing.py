@@ -284,3 +284,36 @@ def get(path: str = "/", headers: dict[str, str] | None = None, method: str = "G
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+# --- what the server printed ------------------------------------------------------------
+
+
+async def server_output(
+    server: object, mark: int, *wanted: str, timeout: float = READ_TIMEOUT
+) -> str:
+    """What the server printed since MARK (a value of `server.output.total`), once it holds
+    one of the WANTED strings, or whatever it holds after TIMEOUT seconds.
+
+    The server's output is read by a thread, so a line logged just before a response may
+    reach us a moment after the response does: this waits for it, bounded.
+
+        mark = server.output.total
+        reply = await request(server, get("/broken"))
+        log = await server_output(server, mark, "Traceback")
+    """
+    import time
+
+    output = server.output  # type: ignore[attr-defined]
+
+    def wait() -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = output.since(mark)
+            left = deadline - time.monotonic()
+            if any(word in text for word in wanted) or left <= 0:
+                return text
+            with output.changed:  # woken by every chunk the reader thread feeds
+                output.changed.wait(min(left, 0.05))
+
+    return await asyncio.to_thread(wait)
