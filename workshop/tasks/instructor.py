@@ -1,0 +1,84 @@
+"""The instructor's tasks: add a stage, and bring a newer release into a learner's repo."""
+
+from __future__ import annotations
+
+from invoke import Exit, task
+
+from workshop import manifest, newstep
+from workshop import update as updater
+from workshop.console import console
+from workshop.tasks.grading import learner_repo
+
+
+@task(
+    positional=["name"],
+    help={
+        "name": "the new stage's name: lower case, e.g. cookies (its id becomes NN_cookies)",
+        "after": "the stage it follows: 04, 04_routing or routing; later stages move up one",
+        "title": "its one-line title in stages.toml (default: a TODO)",
+        "points": "what it is worth in invoke grade (default 10)",
+        "minutes": "a typical time for a room (default 30)",
+    },
+)
+def new_step(c, name, after, title="", points=10, minutes=30):
+    """Add a stage after another: manifest, source module with a TODO, lesson, test."""
+    out = console()
+    try:
+        result = newstep.new_step(
+            manifest.ROOT, name, after, title=title, points=int(points), minutes=int(minutes)
+        )
+    except (ValueError, KeyError) as error:
+        raise Exit(f"new-step: {error.args[0]}", code=2) from None
+    for old, new in result.renamed.items():
+        out.print(f"renumbered {old} -> {new}", markup=False)
+    for rel in result.rewritten:
+        out.print(f"rewrote    {rel}", markup=False)
+    for rel in result.written:
+        out.print(f"wrote      {rel}", markup=False)
+    out.print(f"[ok]✓ Added stage {result.stage_id}.[/] Next:")
+    out.print(f"  [cmd]invoke build[/]  (makes steps/{result.stage_id}/sketch and its solution)")
+    out.print(f"  [cmd]invoke verify {result.stage_id}[/]  (the placeholder test proves it)")
+    out.print("  then replace the TODO(instructor) parts: the module, the lesson, the tests.")
+    if result.renamed:
+        out.print("[warn]Prose naming stages by number alone (stage 05) was not changed.[/]")
+
+
+@task(
+    help={
+        "from_": "where the newer release is: a git URL, a local clone, or an unpacked folder",
+        "ref": "the branch, tag or commit to take (default: the default branch)",
+        "repo": "the learner repository to update (default: the one you are in)",
+        "dry_run": "only say what would change",
+    },
+)
+def update(c, from_, ref=None, repo=None, dry_run=False):
+    """Bring a newer workshop release in, replacing only files you never changed."""
+    out = console()
+    target = learner_repo(repo)
+    try:
+        report = updater.update(target, from_, ref, dry_run=dry_run)
+    except (RuntimeError, ValueError) as error:
+        raise Exit(f"update: {error}", code=2) from None
+    verb = "would " if dry_run else ""
+    out.print(f"Release [bold]{report.release[:12]}[/] into [path]{target}[/]")
+    for rel in report.updated:
+        out.print(f"{verb}update  {rel}", markup=False)
+    for rel in report.added:
+        out.print(f"{verb}add     {rel}", markup=False)
+    for rel in report.removed:
+        out.print(f"{verb}remove  {rel}", markup=False)
+    for mine, new in report.kept:
+        out.print(f"[warn]kept    {mine}[/] (you changed it); the new version: [path]{new}[/]")
+    for rel in report.kept_dropped:
+        out.print(f"[warn]kept    {rel}[/] (you changed it; the new release no longer has it)")
+    changes = len(report.updated) + len(report.added) + len(report.removed)
+    out.print(
+        f"[ok]✓[/] {changes} file(s) {verb or ''}changed, {len(report.kept)} of yours kept, "
+        f"{report.unchanged} already up to date."
+    )
+    if report.kept:
+        out.print("Compare each kept file with its new version (git diff --no-index A B).")
+    if not dry_run and report.changed:
+        out.print("Review with [cmd]git status[/], then commit.")
+        if any(rel == "pyproject.toml" for rel in report.updated + report.added):
+            out.print('pyproject.toml changed: reinstall with [cmd]pip install -e ".[dev]"[/].')
