@@ -1,0 +1,106 @@
+"""Stage 04 without a server: the router and the Application as plain objects.
+
+`UrlDispatcher.resolve(method, path)` gives back a handler and the path's parameters (none
+yet: that is stage 05). `Application.handle(request)` resolves, calls, and checks.
+"""
+
+import pytest
+from sketch.app import Application
+from sketch.parser import RawRequest
+from sketch.request import Request
+from sketch.response import Response
+
+from workshop.testing import expect, fail
+
+LOOK_RESOLVE = "sketch/router.py: UrlDispatcher.resolve"
+LOOK_HANDLE = "sketch/app.py: Application.handle"
+
+
+async def index(request: Request) -> Response:
+    return Response(text="index")
+
+
+async def about(request: Request) -> Response:
+    return Response(text="about")
+
+
+async def submit(request: Request) -> Response:
+    return Response(text="submitted")
+
+
+def make_request(app: Application, method: str, target: bytes) -> Request:
+    return Request(RawRequest(method, target, "1.1", [(b"Host", b"x")], b""), app)
+
+
+@pytest.fixture
+def app() -> Application:
+    app = Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/about", about)
+    app.router.add_post("/about", submit)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"),
+    [("GET", "/", index), ("GET", "/about", about), ("POST", "/about", submit)],
+)
+def test_resolve_gives_the_handler_added_for_method_and_path(app, method, path, handler):
+    found, match_info = app.router.resolve(method, path)
+    expect(
+        found is handler and match_info == {},
+        f"resolve({method!r}, {path!r}) must give the handler added for {method} {path}, and "
+        "no parameters",
+        expected=f"({handler.__name__}, {{}})",
+        got=f"({getattr(found, '__name__', found)}, {match_info!r})",
+        look=LOOK_RESOLVE,
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", "/about")])
+def test_resolve_gives_a_404_handler_when_nothing_matches(app, method, path):
+    found, _ = app.router.resolve(method, path)
+    expect(
+        found not in (index, about, submit),
+        f"resolve({method!r}, {path!r}) matches no route: it must give the not_found handler",
+        expected="sketch.router.not_found",
+        got=getattr(found, "__name__", found),
+        look=LOOK_RESOLVE,
+    )
+
+
+async def test_handle_calls_the_handler_and_returns_its_response(app):
+    response = await app.handle(make_request(app, "GET", b"/about?page=2"))
+    expect(
+        isinstance(response, Response) and response.body == b"about",
+        "app.handle(GET /about?page=2) must route on the path and return the handler's Response",
+        expected="Response with body b'about'",
+        got=repr(response),
+        look=LOOK_HANDLE,
+    )
+
+
+async def test_handle_refuses_a_handler_result_that_is_not_a_response():
+    app = Application()
+
+    async def returns_none(request: Request) -> Response:
+        return None  # type: ignore[return-value]
+
+    app.router.add_get("/none", returns_none)
+    try:
+        result = await app.handle(make_request(app, "GET", b"/none"))
+    except TypeError as error:
+        expect(
+            "returns_none" in str(error),
+            "the TypeError must name the handler, so the log says which one to fix",
+            expected="a message naming 'returns_none'",
+            got=repr(error),
+            look=LOOK_HANDLE,
+        )
+    else:
+        fail(
+            "a handler that returns None is a bug: app.handle must raise TypeError saying so",
+            expected="TypeError",
+            got=f"app.handle returned {result!r}",
+            look=LOOK_HANDLE,
+        )
