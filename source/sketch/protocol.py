@@ -122,6 +122,20 @@ class HttpProtocol(asyncio.Protocol):
         request = Request(raw, self.app)
         #: end
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
+        #: to 03
+        self.task.add_done_callback(self.respond_done)
+        #: end
+    #: to 03
+
+    def respond_done(self, task: "asyncio.Task[None]") -> None:
+        """If answering failed, print why and hang up: never leave a client waiting."""
+        if task.cancelled() or task.exception() is None:
+            return
+        task.get_loop().call_exception_handler(
+            {"message": "Answering a request failed", "exception": task.exception()}
+        )
+        self.transport.close()
+    #: end
 
     async def respond(self, request: Request) -> None:
         #: to 03

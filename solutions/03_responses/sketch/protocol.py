@@ -37,6 +37,16 @@ class HttpProtocol(asyncio.Protocol):
             return  # we close after one response, so a second request is not answered
         request = Request(raw)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
+        self.task.add_done_callback(self.respond_done)
+
+    def respond_done(self, task: "asyncio.Task[None]") -> None:
+        """If answering failed, print why and hang up: never leave a client waiting."""
+        if task.cancelled() or task.exception() is None:
+            return
+        task.get_loop().call_exception_handler(
+            {"message": "Answering a request failed", "exception": task.exception()}
+        )
+        self.transport.close()
 
     async def respond(self, request: Request) -> None:
         response = await demo_handler(request)

@@ -1,0 +1,155 @@
+"""Stage 03, without a network: Request, the handler's view of a parsed request.
+
+Each test builds a RawRequest by hand (what stage 02's parser hands on) and reads it through
+a Request. Docs: https://yarl.aio-libs.org/ and https://multidict.aio-libs.org/
+"""
+
+from multidict import CIMultiDictProxy
+from sketch.parser import RawRequest
+from sketch.request import Request
+from yarl import URL
+
+from workshop.testing import expect, fail
+
+LOOK = "sketch/request.py: Request"
+
+
+def make_request(
+    target: bytes = b"/",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+    method: str = "GET",
+) -> Request:
+    raw = RawRequest(method=method, target=target, version="1.1", headers=headers or [], body=body)
+    return Request(raw)
+
+
+def test_url_is_a_yarl_url_of_the_target():
+    request = make_request(b"/search?q=asyncio&page=2")
+    url = request.url
+    expect(
+        isinstance(url, URL) and str(url) == "/search?q=asyncio&page=2",
+        "request.url must be a yarl.URL of the request-target, exactly as it was sent",
+        sent=b"GET /search?q=asyncio&page=2 HTTP/1.1",
+        expected="URL('/search?q=asyncio&page=2')",
+        got=repr(url),
+        look=f"{LOOK}.url",
+    )
+    expect(
+        request.path == "/search",
+        "request.path is the path of request.url, without the query",
+        expected="'/search'",
+        got=repr(request.path),
+        look=f"{LOOK}.url",
+    )
+
+
+def test_path_is_percent_decoded_and_raw_path_is_not():
+    request = make_request(b"/users/J%C3%BCrgen/%7Ehome")
+    got = (request.path, request.raw_path)
+    expect(
+        got == ("/users/Jürgen/~home", "/users/J%C3%BCrgen/%7Ehome"),
+        "the target on the wire is percent-encoded: build the URL with encoded=True, then "
+        "url.path decodes it and url.raw_path keeps it exactly as sent (yarl would re-quote "
+        "a target it believes is not encoded yet, turning %7E into ~)",
+        sent=b"GET /users/J%C3%BCrgen/%7Ehome HTTP/1.1",
+        expected="('/users/Jürgen/~home', '/users/J%C3%BCrgen/%7Ehome')",
+        got=repr(got),
+        look=f"{LOOK}.url",
+    )
+
+
+def test_query_is_decoded_and_keeps_repeated_keys():
+    request = make_request(b"/items?tag=red&tag=blue&q=hello%20world")
+    query = request.query
+    got = (query.getall("tag", []), query.get("q"))
+    expect(
+        got == (["red", "blue"], "hello world"),
+        "request.query must decode the query string and keep every value of a repeated key",
+        sent=b"GET /items?tag=red&tag=blue&q=hello%20world HTTP/1.1",
+        expected="getall('tag') == ['red', 'blue'], query['q'] == 'hello world'",
+        got=f"getall('tag') == {got[0]!r}, query['q'] == {got[1]!r}",
+        look=f"{LOOK}.url",
+    )
+
+
+def test_headers_are_case_insensitive_and_keep_repeats():
+    raw_headers = [
+        (b"Content-Type", b"text/plain"),
+        (b"X-Tag", b"one"),
+        (b"x-tag", b"two"),
+        (b"X-Name", b"caf\xe9"),  # a byte above 127: header bytes are latin-1
+    ]
+    headers = make_request(headers=raw_headers).headers
+    got = (headers.get("content-type"), headers.getall("X-TAG", []), headers.get("x-name"))
+    expect(
+        got == ("text/plain", ["one", "two"], "café"),
+        "request.headers must find a header whatever the case of its name, keep every "
+        "repeat in order, and decode the bytes as latin-1",
+        sent=repr(raw_headers),
+        expected="('text/plain', ['one', 'two'], 'café')",
+        got=repr(got),
+        look=f"{LOOK}.headers",
+    )
+    expect(
+        isinstance(headers, CIMultiDictProxy),
+        "request.headers must be read-only: a CIMultiDictProxy over a CIMultiDict",
+        expected="CIMultiDictProxy",
+        got=type(headers).__name__,
+        look=f"{LOOK}.headers",
+    )
+
+
+async def test_text_is_the_body_decoded_as_utf8_by_default():
+    body = "Grüße, 世界".encode()
+    request = make_request(headers=[(b"Content-Type", b"text/plain")], body=body)
+    raw, text = await request.read(), await request.text()
+    expect(
+        raw == body and text == "Grüße, 世界",
+        "await request.read() gives the body's bytes; await request.text() decodes them "
+        "with UTF-8 when the Content-Type names no charset",
+        sent=body,
+        expected="read() == the bytes sent, text() == 'Grüße, 世界'",
+        got=f"read() == {raw!r}, text() == {text!r}",
+        look=f"{LOOK}.text",
+    )
+
+
+async def test_text_uses_the_charset_of_the_content_type():
+    body = "café crème".encode("latin-1")
+    content_type = b"text/plain; charset=latin-1"
+    request = make_request(headers=[(b"Content-Type", content_type)], body=body)
+    try:
+        text = await request.text()
+    except UnicodeDecodeError as error:
+        fail(
+            "request.text() must decode with the charset the Content-Type names",
+            sent=f"Content-Type: {content_type.decode()}, body {body!r}",
+            expected="'café crème'",
+            got=f"UnicodeDecodeError: {error}",
+            look=f"{LOOK}.text (request.charset is already parsed for you)",
+        )
+    expect(
+        text == "café crème",
+        "request.text() must decode with the charset the Content-Type names",
+        sent=f"Content-Type: {content_type.decode()}, body {body!r}",
+        expected="'café crème'",
+        got=repr(text),
+        look=f"{LOOK}.text",
+    )
+
+
+async def test_json_parses_the_body():
+    body = '{"name": "Jürgen", "tags": [1, 2]}'.encode()
+    request = make_request(
+        method="POST", headers=[(b"Content-Type", b"application/json")], body=body
+    )
+    data = await request.json()
+    expect(
+        data == {"name": "Jürgen", "tags": [1, 2]},
+        "await request.json() must parse the body (decoded as request.text() does)",
+        sent=body,
+        expected="{'name': 'Jürgen', 'tags': [1, 2]}",
+        got=repr(data),
+        look=f"{LOOK}.text and Request.json",
+    )
