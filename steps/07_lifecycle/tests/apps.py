@@ -1,0 +1,71 @@
+"""Applications the stage 07 tests serve: `python -m sketch --port 0 apps:lifecycle_app`.
+
+Every hook appends one line to the file named by the MARKER environment variable, so a test
+can read, after the fact, which hooks ran and in which order. Hooks also print a line: the
+server's output shows whether they ran before or after `Serving on ...`.
+"""
+
+import asyncio
+import os
+
+from sketch.app import Application
+from sketch.request import Request
+from sketch.response import Response
+
+
+def record(event: str) -> None:
+    """Append EVENT to the marker file, and say it on the server's output."""
+    with open(os.environ["MARKER"], "a", encoding="utf-8") as marker:
+        marker.write(event + "\n")
+    print(f"hook: {event}", flush=True)
+
+
+def hook(event: str, *, key: str | None = None, value: str | None = None):
+    """A hook that yields to the event loop once, sets app[key] if asked, then records EVENT."""
+
+    async def run(app: Application) -> None:
+        await asyncio.sleep(0)  # a real hook awaits something: a database, a file, a socket
+        if key is not None:
+            app[key] = value
+        record(event)
+
+    run.__qualname__ = f"hook({event!r})"
+    return run
+
+
+async def connect_database(app: Application) -> None:
+    """A startup hook that builds on what the one before it left on the app."""
+    await asyncio.sleep(0)
+    app["database"] = f"connected with {app['config']}"
+    record("startup 2")
+
+
+async def state(request: Request) -> Response:
+    """What the startup hooks left on the app, as a handler sees it."""
+    app = request.app
+    return Response(text=f"config={app.get('config')}; database={app.get('database')}\n")
+
+
+def lifecycle_app() -> Application:
+    app = Application()
+    app.on_startup.append(hook("startup 1", key="config", value="settings.toml"))
+    app.on_startup.append(connect_database)
+    app.on_shutdown.append(hook("shutdown 1"))
+    app.on_shutdown.append(hook("shutdown 2"))
+    app.on_cleanup.append(hook("cleanup 1"))
+    app.on_cleanup.append(hook("cleanup 2"))
+    app.router.add_get("/state", state)
+    return app
+
+
+async def unreachable_database(app: Application) -> None:
+    raise ConnectionRefusedError("the database at db.example:5432 is not answering")
+
+
+def failing_app() -> Application:
+    """An app whose second startup hook fails: the server must never start serving."""
+    app = Application()
+    app.on_startup.append(hook("startup 1"))
+    app.on_startup.append(unreachable_database)
+    app.router.add_get("/state", state)
+    return app
