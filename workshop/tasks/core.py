@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from invoke import Exit, task
 from rich.table import Table
 
+from workshop import board_client, manifest, runner, state
 from workshop import build as builder
-from workshop import manifest, runner, state
 from workshop.console import console
 from workshop.manifest import Stage
 from workshop.runner import StageRun
@@ -45,6 +45,7 @@ def check(c, step=None, verbose=False, keep_going=False, solution=False):
     run = runner.run_stage(
         stage, sketch_dir=sketch_dir, first_failure=not keep_going, verbose=verbose
     )
+    board_client.notify(stage, run)  # to the room board, if joined; returns at once
     if run.passed:
         report_pass(stage, run, solution)
         return

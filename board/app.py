@@ -1,0 +1,252 @@
+"""The board as a sketch Application: routes, middlewares, hooks, and careful input.
+
+The board faces a room of strangers, so every input is bounded and checked before it is
+kept: the body's size (413), its JSON (400), the join code (403), then each field (400).
+Errors are JSON, `{"error": "what was wrong"}`, so `invoke join` can show them as they are.
+
+Import this module only after `board.framework.use_reference()`: `sketch` must be the final
+reference framework, never a learner's half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sketch import (
+    Application,
+    HTTPBadRequest,
+    HTTPException,
+    HTTPForbidden,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+    Request,
+    Response,
+    json_response,
+)
+
+from board.store import Report, Store, TooManyLearners
+from workshop import manifest
+
+log = logging.getLogger("board")
+
+MAX_BODY = 4 * 1024  # bytes: a report is about 200; anything near this is not a report
+MAX_NAME = 40  # characters of a display name
+MAX_TEST = 200  # characters of a test's name
+MAX_COUNT = 100_000  # tests in a stage: generous, but a number, not a bignum
+REPORT_FIELDS = {"code", "name", "stage", "passed", "failed", "test", "time"}
+Handler = Callable[[Request], Awaitable[Response]]
+
+# Defence in depth: even if some text slipped into the page unescaped, the browser would run
+# no script but our own file, and load nothing from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+STATIC = {  # path: (file in board/static, content type)
+    "/": ("index.html", "text/html"),
+    "/board.js": ("board.js", "text/javascript"),
+    "/board.css": ("board.css", "text/css"),
+}
+
+
+class HTTPTooManyRequests(HTTPException):
+    status_code = 429
+
+
+def error(kind: type[HTTPException], message: str) -> HTTPException:
+    """An HTTP error whose body says, in JSON, what was wrong."""
+    return kind(text=json.dumps({"error": message}), content_type="application/json")
+
+
+# --- middlewares -----------------------------------------------------------------------
+
+
+async def limit_body(request: Request, handler: Handler) -> Response:
+    """413 for a body over MAX_BODY bytes, announced or not, before anyone parses it."""
+    declared = request.headers.get("Content-Length", "0")
+    if (declared.isdigit() and int(declared) > MAX_BODY) or len(await request.read()) > MAX_BODY:
+        raise error(HTTPRequestEntityTooLarge, f"the body is over {MAX_BODY} bytes")
+    return await handler(request)
+
+
+async def security_headers(request: Request, handler: Handler) -> Response:
+    """Add SECURITY_HEADERS to every answer, errors included (they are raised)."""
+    try:
+        response = await handler(request)
+    except HTTPException as raised:
+        raised.headers.update(SECURITY_HEADERS)
+        raise
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+# --- reading input ---------------------------------------------------------------------
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    try:
+        data = json.loads((await request.read()).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise error(HTTPBadRequest, "the body is not UTF-8")
+    except ValueError as problem:
+        raise error(HTTPBadRequest, f"the body is not valid JSON: {problem}")
+    if not isinstance(data, dict):
+        raise error(HTTPBadRequest, "the body must be a JSON object, {...}")
+    return data
+
+
+def check_code(request: Request, data: dict[str, Any]) -> None:
+    code = data.get("code")
+    if not isinstance(code, str) or not request.app["store"].code_matches(code):
+        raise error(HTTPForbidden, "wrong join code: ask the instructor for the board's code")
+
+
+def check_token(request: Request) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not request.app["store"].token_matches(token.strip()):
+        raise error(HTTPForbidden, "admin actions need the instructor token")
+
+
+def text_field(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str:
+    """A string field: trimmed, at most LIMIT characters, no control characters."""
+    value = data.get(key, None if required else "")
+    if not isinstance(value, str):
+        raise error(HTTPBadRequest, f"{key!r} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise error(HTTPBadRequest, f"{key!r} must not be empty")
+    if len(value) > limit:
+        raise error(HTTPBadRequest, f"{key!r} is longer than {limit} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise error(HTTPBadRequest, f"{key!r} must not contain control characters")
+    return value
+
+
+def count_field(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:  # bool is not a count
+        raise error(HTTPBadRequest, f"{key!r} must be a whole number from 0 to {MAX_COUNT}")
+    return value
+
+
+def parse_report(data: dict[str, Any], stage_ids: set[str]) -> Report:
+    unknown = set(data) - REPORT_FIELDS
+    if unknown:
+        raise error(HTTPBadRequest, f"unknown fields: {', '.join(sorted(unknown))}")
+    stage = text_field(data, "stage", 40)
+    if stage not in stage_ids:
+        raise error(HTTPBadRequest, f"no stage {stage!r} in this workshop")
+    sent_at = text_field(data, "time", 40, required=False)
+    if sent_at:
+        try:
+            datetime.fromisoformat(sent_at)
+        except ValueError:
+            raise error(HTTPBadRequest, "'time' must be an ISO 8601 date and time")
+    return Report(
+        name=text_field(data, "name", MAX_NAME),
+        stage=stage,
+        passed=count_field(data, "passed"),
+        failed=count_field(data, "failed"),
+        failing_test=text_field(data, "test", MAX_TEST, required=False),
+        time=sent_at,
+    )
+
+
+# --- handlers --------------------------------------------------------------------------
+
+
+async def page(request: Request) -> Response:
+    name, content_type = STATIC[request.path]
+    return Response(body=request.app["static"][name], content_type=content_type)
+
+
+async def progress(request: Request) -> Response:
+    app = request.app
+    return json_response(app["store"].progress(app["stages"], now=time.time()))
+
+
+async def join(request: Request) -> Response:
+    """Check a join code and a name before a learner's machine remembers the board."""
+    data = await json_object(request)
+    check_code(request, data)
+    unknown = set(data) - {"code", "name"}
+    if unknown:
+        raise error(HTTPBadRequest, f"unknown fields: {', '.join(sorted(unknown))}")
+    name = text_field(data, "name", MAX_NAME)
+    try:
+        request.app["store"].join(name)
+    except TooManyLearners as full:
+        raise error(HTTPTooManyRequests, str(full))
+    return json_response({"name": name, "stages": len(request.app["stages"])})
+
+
+async def report(request: Request) -> Response:
+    """Keep one learner's `invoke check` result."""
+    data = await json_object(request)
+    check_code(request, data)
+    result = parse_report(data, request.app["stage_ids"])
+    try:
+        request.app["store"].record(result)
+    except TooManyLearners as full:
+        raise error(HTTPTooManyRequests, str(full))
+    return json_response({"ok": True})
+
+
+async def remove_learner(request: Request) -> Response:
+    check_token(request)
+    name = text_field(await json_object(request), "name", MAX_NAME)
+    if not request.app["store"].remove(name):
+        raise error(HTTPNotFound, f"no learner called {name!r}")
+    return json_response({"removed": name})
+
+
+async def reset_board(request: Request) -> Response:
+    check_token(request)
+    request.app["store"].reset()
+    return json_response({"reset": True})
+
+
+# --- the application -------------------------------------------------------------------
+
+
+def make_app(db_path: Path | str) -> Application:
+    """The board, keeping its data in DB_PATH (opened at startup, closed at cleanup)."""
+    app = Application(middlewares=[security_headers, limit_body])
+    app["db_path"] = Path(db_path)
+    app["stages"] = [{"id": s.id, "title": s.title} for s in manifest.stages()]
+    app["stage_ids"] = {s["id"] for s in app["stages"]}
+    files = resources.files("board") / "static"
+    app["static"] = {name: (files / name).read_bytes() for name, _ in STATIC.values()}
+    for path in STATIC:
+        app.router.add_get(path, page)
+    app.router.add_get("/api/progress", progress)
+    app.router.add_post("/api/join", join)
+    app.router.add_post("/api/report", report)
+    app.router.add_post("/api/admin/remove", remove_learner)
+    app.router.add_post("/api/admin/reset", reset_board)
+    app.on_startup.append(open_store)
+    app.on_cleanup.append(close_store)
+    return app
+
+
+async def open_store(app: Application) -> None:
+    app["store"] = Store(app["db_path"])
+
+
+async def close_store(app: Application) -> None:
+    """Runs after the last request in flight: the database is left whole and checkpointed."""
+    app["store"].close()
+    log.info("board: database closed cleanly")
