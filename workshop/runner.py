@@ -206,7 +206,32 @@ def _known(entry: dict) -> dict:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    # The learner's servers run in process groups of their own (so a test can signal one):
+    # find them before pytest dies, or they would outlive it.
+    groups = [proc.pid, *_children(proc.pid)]
+    for pid in groups:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if pid == proc.pid:
+                proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is PID (Linux /proc, else `pgrep -P`)."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        found = []
+        for stat in proc.glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == str(pid):
+                found.append(int(stat.parent.name))
+        return found
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+        done = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [int(line) for line in done.stdout.split()]
