@@ -1,0 +1,157 @@
+"""Stage 05 without a server: compile_path, Resource.match and UrlDispatcher.resolve.
+
+A route's path is turned into a regex once, when it is added; each request then costs one
+`fullmatch`. These tests call the pieces directly, so a failure points at one function.
+"""
+
+import re
+
+import pytest
+from sketch.parser import RawRequest
+from sketch.request import Request
+from sketch.response import Response
+from sketch.router import Resource, UrlDispatcher, compile_path
+
+from workshop.testing import expect
+
+LOOK_COMPILE = "sketch/router.py: compile_path"
+LOOK_MATCH = "sketch/router.py: Resource.match"
+LOOK_RESOLVE = "sketch/router.py: UrlDispatcher.resolve"
+
+
+def test_plain_path_needs_no_regex():
+    pattern = compile_path("/about")
+    expect(
+        pattern is None,
+        "compile_path('/about') must be None: a path without {parameters} compares as a string",
+        expected="None",
+        got=repr(pattern),
+        look=LOOK_COMPILE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "params"),
+    [
+        ("/users/{name}", "/users/bob", {"name": "bob"}),
+        ("/users/{name}", "/users/Jürgen", {"name": "Jürgen"}),
+        ("/{a}/{b}", "/x/y", {"a": "x", "b": "y"}),
+        (r"/items/{id:\d+}", "/items/2024", {"id": "2024"}),
+        ("/lang/{code:[a-z]{2}}", "/lang/fr", {"code": "fr"}),
+        ("/files/{name}.txt", "/files/notes.txt", {"name": "notes"}),
+        ("/static/{path:.+}", "/static/css/site.css", {"path": "css/site.css"}),
+    ],
+)
+def test_compiled_pattern_matches_and_names_the_parameters(route, path, params):
+    pattern = compile_path(route)
+    found = pattern.fullmatch(path) if isinstance(pattern, re.Pattern) else None
+    expect(
+        found is not None and found.groupdict() == params,
+        f"compile_path({route!r}) must give a regex that fullmatches {path!r} "
+        "with a named group per parameter",
+        expected=f"groupdict() == {params!r}",
+        got=f"pattern {getattr(pattern, 'pattern', pattern)!r}, "
+        f"{'groups ' + repr(found.groupdict()) if found else 'no match'}",
+        look=LOOK_COMPILE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "why"),
+    [
+        ("/users/{name}", "/users/bob/extra", "{name} stops at a '/'"),
+        ("/users/{name}", "/users/", "{name} is at least one character"),
+        (r"/items/{id:\d+}", "/items/abc", r"\d+ is digits"),
+        ("/lang/{code:[a-z]{2}}", "/lang/eng", "{2} means exactly two"),
+        ("/files/{name}.txt", "/files/notesXtxt", "the '.' is a literal dot (re.escape)"),
+        ("/a+b/{x}", "/aab/y", "the '+' is a literal plus (re.escape)"),
+    ],
+)
+def test_compiled_pattern_refuses_other_paths(route, path, why):
+    pattern = compile_path(route)
+    found = pattern.fullmatch(path) if isinstance(pattern, re.Pattern) else "no pattern"
+    expect(
+        found is None,
+        f"compile_path({route!r}) must not match {path!r}: {why}",
+        expected="no match",
+        got=f"pattern {getattr(pattern, 'pattern', pattern)!r} matched: {found!r}",
+        look=LOOK_COMPILE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "want"),
+    [
+        ("/about", "/about", {}),
+        ("/about", "/about/", None),
+        ("/users/{name}", "/users/bob", {"name": "bob"}),
+        ("/users/{name}", "/users/bob/extra", None),
+        ("/users/{name}", "/people/users/bob", None),
+    ],
+)
+def test_resource_matches_the_whole_path_or_nothing(route, path, want):
+    got = Resource(route).match(path)
+    expect(
+        got == want,
+        f"Resource({route!r}).match({path!r}) must be {want!r}: the whole path must match",
+        expected=repr(want),
+        got=repr(got),
+        look=f"{LOOK_MATCH} (fullmatch, not match or search)",
+    )
+
+
+async def users(request: Request) -> Response:
+    return Response(text="users")
+
+
+async def me(request: Request) -> Response:
+    return Response(text="me")
+
+
+async def create(request: Request) -> Response:
+    return Response(text="create")
+
+
+def make_router() -> UrlDispatcher:
+    router = UrlDispatcher()
+    router.add_get("/users/me", me)
+    router.add_get("/users/{name}", users)
+    router.add_post("/users/{name}", create)
+    return router
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler", "params"),
+    [
+        ("GET", "/users/me", me, {}),
+        ("GET", "/users/ann", users, {"name": "ann"}),
+        ("HEAD", "/users/ann", users, {"name": "ann"}),
+        ("POST", "/users/me", create, {"name": "me"}),
+    ],
+)
+def test_resolve_gives_the_first_route_that_takes_method_and_path(method, path, handler, params):
+    found, match_info = make_router().resolve(method, path)
+    expect(
+        found is handler and match_info == params,
+        f"resolve({method!r}, {path!r}): the first resource, in the order added, whose path "
+        f"matches and which has a {method} handler",
+        expected=f"({handler.__name__}, {params!r})",
+        got=f"({getattr(found, '__name__', found)}, {match_info!r})",
+        look=LOOK_RESOLVE,
+    )
+
+
+async def test_resolve_gives_a_405_handler_naming_the_allowed_methods():
+    handler, _ = make_router().resolve("DELETE", "/users/ann")
+    raw = RawRequest("DELETE", b"/users/ann", "1.1", [(b"Host", b"x")], b"")
+    response = await handler(Request(raw))
+    allow = response.headers.get("Allow", "")
+    listed = {m.strip() for m in allow.split(",") if m.strip()}
+    expect(
+        response.status == 405 and listed == {"GET", "HEAD", "POST"},
+        "resolve('DELETE', '/users/ann'): the path matches routes with GET, HEAD and POST "
+        "only, so the handler must answer 405 with Allow listing them",
+        expected="405, Allow: GET, HEAD, POST",
+        got=f"{response.status}, Allow: {allow or '(none)'}",
+        look=f"{LOOK_RESOLVE} (sketch/router.py: method_not_allowed makes that handler)",
+    )
