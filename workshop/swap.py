@@ -1,0 +1,360 @@
+"""Atomic swaps of a stage's `sketch/` folder: solve, restore and reset.
+
+A swap never eats work and never leaves a mix of two trees:
+
+1. the stage folder is backed up (workshop.checkpoints) before anything is touched;
+2. a journal, `.workshop/swap.json`, says what is about to happen;
+3. the new tree is written beside the old one (`steps/NN/.sketch.swap-new`) and synced;
+4. the journal is marked "ready": from here on the swap can only go forward;
+5. two renames: `sketch` -> `.sketch.swap-old`, `.sketch.swap-new` -> `sketch`;
+6. the old tree and the journal are removed.
+
+Killed at any instant, the next task run finds the journal and rolls the swap back (before
+step 4: the new tree is removed, the old one was never touched) or forward (after it). With
+`--file` only one file is replaced, by a single `os.replace`.
+
+Tests inject faults: with WORKSHOP_FAULT_AFTER=k in the environment, the process kills itself
+with SIGKILL right after its k-th file operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop import build, checkpoints, manifest, state
+from workshop.checkpoints import File, Files
+from workshop.manifest import Stage
+
+JOURNAL = Path(".workshop") / "swap.json"
+PACKAGE = "sketch"
+NEW_SUFFIX = ".swap-new"
+OLD_SUFFIX = ".swap-old"
+
+
+# --- fault injection -----------------------------------------------------------------------
+
+_operations = 0
+
+
+def tick(what: str) -> None:
+    """Count one file operation; die here if WORKSHOP_FAULT_AFTER says so (tests only)."""
+    global _operations
+    _operations += 1
+    limit = os.environ.get("WORKSHOP_FAULT_AFTER")
+    if limit and _operations == int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- the journal ---------------------------------------------------------------------------
+
+
+def _write_journal(root: Path, entry: dict) -> None:
+    path = root / JOURNAL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(entry, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    checkpoints._fsync_dir(path.parent)
+    tick(f"journal {entry['phase']}")
+
+
+def recover(root: Path = manifest.ROOT) -> str | None:
+    """Finish or undo a swap that was interrupted; a sentence saying which, or None."""
+    path = root / JOURNAL
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        path.unlink()  # a torn journal is never "ready": the old tree was not touched
+        return None
+    target, new, old = (root / entry[k] for k in ("target", "new", "old"))
+    if entry["phase"] != "ready":
+        _remove(new)
+        _remove(old)  # cannot exist before "ready"; kept for safety against odd states
+        path.unlink()
+        return f"An interrupted swap of {entry['target']} was undone: nothing had changed."
+    if new.exists() or new.is_symlink():
+        if entry["kind"] == "dir" and target.exists() and not old.exists():
+            os.replace(target, old)
+        os.replace(new, target)
+    _remove(old)
+    path.unlink()
+    return f"An interrupted swap of {entry['target']} was completed ({entry['why']})."
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+# --- the swap itself -----------------------------------------------------------------------
+
+
+def _write_file(path: Path, file: File) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if file.mode == "120000":
+        os.symlink(file.data.decode("utf-8", "surrogateescape"), path)
+        return
+    with open(path, "wb") as f:
+        f.write(file.data)
+        f.flush()
+        os.fsync(f.fileno())
+    if file.mode == "100755":
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def replace_tree(root: Path, target: Path, files: Files, why: str) -> None:
+    """Make TARGET (a folder) hold exactly FILES, atomically (see the module docstring)."""
+    recover(root)
+    new = target.with_name(f".{target.name}{NEW_SUFFIX}")
+    old = target.with_name(f".{target.name}{OLD_SUFFIX}")
+    rel = {k: p.relative_to(root).as_posix() for k, p in (("target", target), ("new", new),
+                                                          ("old", old))}  # fmt: skip
+    _write_journal(root, {"kind": "dir", "phase": "staging", "why": why, **rel})
+    _remove(new)
+    new.mkdir(parents=True)
+    for name, file in sorted(files.items()):
+        _write_file(new / name, file)
+        tick(f"wrote {name}")
+    checkpoints._fsync_tree(new)
+    _write_journal(root, {"kind": "dir", "phase": "ready", "why": why, **rel})
+    if target.exists():
+        os.replace(target, old)
+        tick("moved the old tree aside")
+    os.replace(new, target)
+    checkpoints._fsync_dir(target.parent)
+    tick("moved the new tree in")
+    _remove(old)
+    tick("removed the old tree")
+    (root / JOURNAL).unlink()
+    tick("journal removed")
+
+
+def replace_file(root: Path, target: Path, file: File | None, why: str) -> None:
+    """Make the one file TARGET hold FILE (or not exist, for None), atomically."""
+    recover(root)
+    new = target.with_name(f".{target.name}{NEW_SUFFIX}")
+    rel = {k: p.relative_to(root).as_posix() for k, p in (("target", target), ("new", new))}
+    rel["old"] = rel["new"] + ".unused"
+    _write_journal(root, {"kind": "file", "phase": "staging", "why": why, **rel})
+    if file is None:
+        target.unlink(missing_ok=True)
+        tick(f"removed {target.name}")
+    else:
+        _remove(new)
+        _write_file(new, file)
+        tick(f"wrote {new.name}")
+        _write_journal(root, {"kind": "file", "phase": "ready", "why": why, **rel})
+        os.replace(new, target)
+        checkpoints._fsync_dir(target.parent)
+        tick(f"moved {target.name} in")
+    (root / JOURNAL).unlink()
+    tick("journal removed")
+
+
+# --- what gets swapped in ------------------------------------------------------------------
+
+
+def sketch_of(files: Files) -> Files:
+    """The `sketch/` part of a stage folder's files, keyed relative to sketch/."""
+    prefix = PACKAGE + "/"
+    return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}
+
+
+def reference(stage: Stage, root: Path = manifest.ROOT) -> Files:
+    return checkpoints.read_folder(stage.solution_dir(root) / PACKAGE)
+
+
+def learner_sketch(stage: Stage, root: Path = manifest.ROOT) -> Files:
+    return checkpoints.read_folder(stage.step_dir(root) / PACKAGE)
+
+
+def reference_in_place(stage: Stage, root: Path = manifest.ROOT) -> bool:
+    """True when the learner's sketch/ is, byte for byte, the reference solution."""
+    ref = reference(stage, root)
+    return bool(ref) and learner_sketch(stage, root) == ref
+
+
+def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
+    """The stage's sketch/ exactly as shipped (the bytes `workshop.lock` records).
+
+    Each file comes from the first of these whose bytes match the lock: the file on disk (if
+    untouched), the commit that last changed `workshop.lock` (a clone or a template repository
+    holds it), or `workshop.build.generate()` (needs ruff; for archives without git).
+    """
+    lock = build.read_lock(root)
+    prefix = f"steps/{stage.id}/{PACKAGE}/"
+    wanted = {rel: sha for rel, sha in lock.items() if rel.startswith(prefix)}
+    if not wanted:
+        raise LookupError(f"workshop.lock lists no files for {prefix}: cannot rebuild it")
+    found: dict[str, bytes] = {}
+    for rel, sha in wanted.items():
+        path = root / rel
+        if path.is_file() and build.digest(path.read_bytes()) == sha:
+            found[rel] = path.read_bytes()
+    missing = set(wanted) - set(found)
+    if missing and checkpoints.uses_git(root):
+        found.update(_shipped_from_git(root, stage, {r: wanted[r] for r in missing}))
+        missing = set(wanted) - set(found)
+    if missing:
+        try:
+            generated = build.generate(root)
+        except (RuntimeError, OSError) as error:
+            generated = {}
+            reason = str(error).splitlines()[0]
+        else:
+            reason = "the generated files differ from the lock"
+        for rel in list(missing):
+            data = generated.get(rel, "").encode("utf-8")
+            if rel in generated and build.digest(data) == wanted[rel]:
+                found[rel] = data
+                missing.discard(rel)
+        if missing:
+            raise LookupError(
+                f"cannot find the shipped bytes of {', '.join(sorted(missing))} "
+                f"(not in git history; {reason})"
+            )
+    return {rel[len(prefix) :]: File(data) for rel, data in sorted(found.items())}
+
+
+def _shipped_from_git(root: Path, stage: Stage, wanted: dict[str, str]) -> dict[str, bytes]:
+    try:
+        commit = checkpoints._git(root, "rev-list", "-1", "HEAD", "--", build.LOCK)
+    except RuntimeError:
+        return {}
+    commit_id = commit.decode().strip()
+    if not commit_id:
+        return {}
+    files = checkpoints.read_git_folder(root, commit_id, stage)
+    found = {}
+    for rel, sha in wanted.items():
+        inside = rel[len(f"steps/{stage.id}/") :]
+        file = files.get(inside)
+        if file is not None and build.digest(file.data) == sha:
+            found[rel] = file.data
+    return found
+
+
+# --- the three swaps ------------------------------------------------------------------------
+
+
+@dataclass
+class SwapResult:
+    stage: Stage
+    backup: str | None  # the backup taken first (None when nothing needed to change)
+    backup_created: bool
+    git: bool
+    changed: bool
+    what: str  # "the reference solution", "sketch/router.py from the reference", ...
+
+
+def _swap_in(stage: Stage, new: Files, why: str, root: Path, only: str | None = None) -> SwapResult:
+    """Back the stage folder up, then make its sketch/ hold NEW (or just file ONLY of it)."""
+    recover(root)
+    target = stage.step_dir(root) / PACKAGE
+    current = learner_sketch(stage, root)
+    unchanged = current.get(only) == new.get(only) if only else current == new
+    git = checkpoints.uses_git(root)
+    if unchanged:
+        return SwapResult(stage, None, False, git, False, why)
+    made = checkpoints.backup(stage, f"before {why}", root, tick=tick)
+    if only:
+        replace_file(root, target / only, new.get(only), why)
+    else:
+        replace_tree(root, target, new, why)
+    return SwapResult(stage, made.name, made.created, made.git, True, why)
+
+
+def normalise_file(stage: Stage, path: str, root: Path = manifest.ROOT) -> str:
+    """'router.py', 'sketch/router.py' or 'steps/04_routing/sketch/router.py' -> 'router.py'."""
+    text = path.replace("\\", "/").strip("/")
+    for prefix in (f"steps/{stage.id}/", f"solutions/{stage.id}/", f"{PACKAGE}/"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text not in reference(stage, root):
+        known = ", ".join(sorted(reference(stage, root)))
+        raise LookupError(f"the reference of {stage.id} has no file {path!r}; it has: {known}")
+    return text
+
+
+def solve(stage: Stage, file: str | None = None, root: Path = manifest.ROOT) -> SwapResult:
+    """Swap the reference solution in (one file with FILE), after a backup."""
+    ref = reference(stage, root)
+    if not ref:
+        raise LookupError(f"stage {stage.id} has no reference solution yet")
+    only = normalise_file(stage, file, root) if file else None
+    why = f"solve ({only})" if only else "solve"
+    result = _swap_in(stage, ref, why, root, only)
+    if result.changed:
+        saved = state.load(root)
+        saved.solved.setdefault(stage.id, []).append(result.backup or "")
+        swapped = _swapped(saved)
+        names = set(swapped.get(stage.id, [])) | ({only} if only else set(ref))
+        swapped[stage.id] = sorted(names)
+        saved.extra["last_swap"] = stage.id
+        state.save(saved, root)
+    return result
+
+
+def _swapped(saved: state.State) -> dict[str, list[str]]:
+    """state.extra["swapped"]: stage id -> the files `solve` put in (until restore or reset)."""
+    swapped = saved.extra.setdefault("swapped", {})
+    assert isinstance(swapped, dict)
+    return swapped
+
+
+def last_swapped(root: Path = manifest.ROOT) -> str | None:
+    """The stage of the last solve or reset that has not been restored since."""
+    value = state.load(root).extra.get("last_swap")
+    return value if isinstance(value, str) else None
+
+
+def _remember_swap(stage: Stage, root: Path) -> None:
+    saved = state.load(root)
+    saved.extra["last_swap"] = stage.id
+    state.save(saved, root)
+
+
+def swapped_files(stage: Stage, root: Path = manifest.ROOT) -> list[str]:
+    return list(_swapped(state.load(root)).get(stage.id, []))
+
+
+def _forget_swapped(stage: Stage, root: Path) -> None:
+    saved = state.load(root)
+    _swapped(saved).pop(stage.id, None)
+    if saved.extra.get("last_swap") == stage.id:
+        del saved.extra["last_swap"]
+    state.save(saved, root)
+
+
+def restore(stage: Stage, name: str | None = None, root: Path = manifest.ROOT) -> SwapResult:
+    """Bring a backup's sketch/ back byte for byte (default: the newest not made by restore)."""
+    recover(root)
+    chosen = checkpoints.find_backup(stage, name, root)
+    files = sketch_of(checkpoints.read_backup(stage, chosen.name, root))
+    result = _swap_in(stage, files, f"restore of {chosen.name}", root)
+    result.what = chosen.name
+    if result.changed:
+        _forget_swapped(stage, root)
+    return result
+
+
+def reset(stage: Stage, root: Path = manifest.ROOT) -> SwapResult:
+    """Put the untouched skeleton back, after a backup."""
+    result = _swap_in(stage, skeleton(stage, root), "reset", root)
+    if result.changed:
+        _forget_swapped(stage, root)
+        _remember_swap(stage, root)
+    return result
