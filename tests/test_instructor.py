@@ -1,0 +1,165 @@
+"""The instructor's tools: `invoke new-step` and `invoke update`, each in a throwaway clone."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_grading import clone_to, run_invoke
+from workshop import build, manifest, newstep
+
+MARKER_NUMBER = re.compile(r"^\s*#:\s*(?:file\s+)?(?:from|to|todo)\s+(\d+)", re.MULTILINE)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    who = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+    git(repo, *who, "commit", "-q", "--allow-empty", "-m", message)
+
+
+# --- new-step --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "shifted"),
+    [
+        ("#: from 05", "#: from 06"),
+        ("    #: to 04", "    #: to 05"),  # a block NN's successor replaced lives on in NN+1
+        ("#: to 03", "#: to 03"),
+        ("#: from 02 to 04", "#: from 02 to 05"),
+        ("#: file from 07", "#: file from 08"),
+        ("#: todo 06 Match 10 paths.", "#: todo 07 Match 10 paths."),
+        ("#: todo 04 Keep it.", "#: todo 04 Keep it."),
+        ("#: end", "#: end"),
+        ("x = 5  # from 05", "x = 5  # from 05"),
+    ],
+)
+def test_renumbering_moves_marker_numbers_after_the_new_stage(line, shifted):
+    assert newstep.shift_marker(line, after=4) == shifted
+
+
+def test_new_step_then_build_and_verify_gives_a_consistent_tree(tmp_path):
+    repo = clone_to(tmp_path / "repo")
+    commit_all(repo, "tooling as in the working tree")
+    before = [s.id for s in manifest.stages(repo)]
+    first = manifest.stages(repo)[0]
+    done = run_invoke(repo, "new-step", "cookies", "--after", first.id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    new_id = f"{first.number + 1:02d}_cookies"
+    manifest._load.cache_clear()  # the manifest changed on disk under this process
+    stages = manifest.stages(repo)
+    ids = [s.id for s in stages]
+    assert ids[1] == new_id and len(ids) == len(before) + 1
+    # Every later stage moved up by one, in the manifest and on disk.
+    assert [i.split("_", 1)[1] for i in ids[2:]] == [i.split("_", 1)[1] for i in before[1:]]
+    assert [s.number for s in stages] == list(range(1, len(stages) + 1))
+    for old in before[1:]:
+        assert not (repo / "steps" / old).exists() and not (repo / "solutions" / old).exists()
+    assert (repo / "steps" / new_id / "README.md").is_file()
+    assert (repo / "steps" / new_id / "tests" / "test_cookies.py").is_file()
+    assert "TODO" in (repo / "source" / "sketch" / "cookies.py").read_text()
+
+    built = run_invoke(repo, "build")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert run_invoke(repo, "build", "--check").returncode == 0
+    folders = {p.name for p in (repo / "solutions").iterdir()}
+    assert folders == set(ids), "solutions/ must hold exactly the manifest's stages"
+    assert {p.name for p in (repo / "steps").iterdir()} == set(ids)
+    last = stages[-1].number
+    for path in (repo / "source" / "sketch").glob("*.py"):
+        numbers = [int(n) for n in MARKER_NUMBER.findall(path.read_text())]
+        assert all(n <= last for n in numbers), f"{path.name} names a stage past {last}"
+    # The new stage's placeholder fails on its skeleton and passes on its solution, and the
+    # stage that moved still verifies under its new number.
+    moved = next((s for s in stages[2:] if s.is_written(repo)), None)
+    for stage_id in [new_id] + ([moved.id] if moved else []):
+        verified = run_invoke(repo, "verify", stage_id)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_new_step_refuses_a_name_that_is_taken(tmp_path):
+    repo = clone_to(tmp_path / "repo")
+    taken = manifest.stages(repo)[1].name
+    done = run_invoke(repo, "new-step", taken, "--after", "01")
+    assert done.returncode == 2
+    assert "already" in done.stdout + done.stderr
+
+
+# --- update ----------------------------------------------------------------------------
+
+
+def template_copy(upstream: Path, target: Path) -> Path:
+    """What GitHub's "use this template" makes: the files, one fresh commit, no history."""
+    target.mkdir()
+    for rel in git(upstream, "ls-files").splitlines():
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(upstream / rel, target / rel)
+    git(target, "init", "-q")
+    commit_all(target, "Initial commit")
+    return target
+
+
+def refresh_lock(repo: Path) -> None:
+    (repo / build.LOCK).write_text(build.lock_text(repo), encoding="utf-8")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_update_brings_a_fixed_test_and_lesson_and_keeps_the_learners_stage_03_code(tmp_path):
+    upstream = clone_to(tmp_path / "upstream")
+    first = manifest.stages(upstream)[0]
+    work = manifest.find("03", upstream)
+    lesson = first.lesson(upstream)
+    lesson.write_text("# Echo\n\nThe first version of the lesson.\n")
+    refresh_lock(upstream)
+    commit_all(upstream, "release 1")
+
+    learner = template_copy(upstream, tmp_path / "learner")
+    work_sketch = work.step_dir(learner) / "sketch"
+    edited = sorted(work_sketch.glob("*.py"))[0]
+    edited.write_text(edited.read_text() + "\n# my work on stage 03\n")
+    (work_sketch / "notes.py").write_text("# a file of my own\n")
+    commit_all(learner, "my stage 03 work")
+    mine_before = snapshot(work.step_dir(learner) / "sketch")
+
+    # Release 2: a fixed test, a changed lesson, and a new skeleton for the file the learner
+    # changed (theirs must win), plus an untouched skeleton file changed (it must follow).
+    test_file = sorted(first.tests_dir(upstream).glob("test_*.py"))[0]
+    test_file.write_text(test_file.read_text() + "\n# fixed in release 2\n")
+    lesson.write_text("# Echo\n\nThe second version of the lesson.\n")
+    rel_edited = edited.relative_to(learner).as_posix()
+    (upstream / rel_edited).write_text((upstream / rel_edited).read_text() + "\n# release 2\n")
+    untouched = sorted((first.step_dir(upstream) / "sketch").glob("*.py"))[0]
+    untouched.write_text(untouched.read_text() + "\n# release 2\n")
+    (upstream / "docs" / "NEW.md").write_text("A page new in release 2.\n")
+    refresh_lock(upstream)
+    commit_all(upstream, "release 2")
+
+    done = run_invoke(learner, "update", "--from", str(upstream))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for path in (test_file, lesson, untouched, upstream / "docs" / "NEW.md", upstream / build.LOCK):
+        rel = path.relative_to(upstream).as_posix()
+        assert (learner / rel).read_bytes() == path.read_bytes(), f"{rel} was not brought in"
+    assert snapshot(work.step_dir(learner) / "sketch") == mine_before, "stage 03 work changed"
+    release = git(upstream, "rev-parse", "HEAD").strip()[:12]
+    new_version = learner / ".workshop" / "update" / release / rel_edited
+    assert new_version.read_bytes() == (upstream / rel_edited).read_bytes()
+    assert f"kept    {rel_edited}" in done.stdout
+    assert new_version.relative_to(learner).as_posix() in done.stdout
+    # A second run finds nothing left to do, and still keeps the learner's work.
+    again = run_invoke(learner, "update", "--from", str(upstream))
+    assert again.returncode == 0 and "0 file(s) changed" in again.stdout
+    assert snapshot(work.step_dir(learner) / "sketch") == mine_before
