@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keepalive-timeout", type=float, default=75.0, help="seconds an idle connection stays"
     )
+    parser.add_argument(
+        "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
+    )
     #: end
     #: from 10
     parser.add_argument(
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     options = {}
     #: from 09
     options["keepalive_timeout"] = args.keepalive_timeout
+    options["header_timeout"] = args.header_timeout
     #: end
     #: from 10
     options["shutdown_timeout"] = args.shutdown_timeout

@@ -4,6 +4,9 @@
 #: from 06
 import logging
 #: end
+#: from 10
+import asyncio
+#: end
 #: from 08
 import sys
 #: end
@@ -91,6 +94,15 @@ async def echo(request: Request) -> Response:
     body = await request.text()
     return json_response({"method": request.method, "path": request.path, "body": body})
 #: end
+#: from 10
+
+
+async def slow(request: Request) -> Response:
+    """Take a while to answer (GET /slow?seconds=2): try a shutdown while it runs."""
+    seconds = float(request.query.get("seconds", "2"))
+    await asyncio.sleep(seconds)
+    return Response(text=f"Done after {seconds:g} s.\n")
+#: end
 
 
 def make_app() -> Application:
@@ -110,6 +122,9 @@ def make_app() -> Application:
     app.router.add_post("/echo", echo)
     #: from 05 to 06
     app.router.add_get("/hello/{name}", hello)
+    #: end
+    #: from 10
+    app.router.add_get("/slow", slow)  # before /{username}, which would match it too
     #: end
     #: from 07
     app.router.add_get("/{username}", user)

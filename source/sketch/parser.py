@@ -51,8 +51,8 @@ class RequestParser:
         self.limits = limits
         self.on_expect_continue = on_expect_continue
         self.parser = httptools.HttpRequestParser(self)
-        self.in_head = True  # between the start of a message and the end of its headers
-        self.head_size = 0
+        self.in_head = True  # until the end of the headers: the bytes coming are a head
+        self.head_size = 0  # bytes of the current head received so far
         self.on_message_begin()
     #: end
 
@@ -81,10 +81,6 @@ class RequestParser:
         self.url = bytearray()
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
-        #: from 09
-        self.in_head = True
-        self.head_size = 0
-        #: end
 
     def on_url(self, url: bytes) -> None:
         #: todo 02 The URL may come in pieces: add this piece to self.url.
@@ -107,8 +103,14 @@ class RequestParser:
         #: end
     #: from 09
 
+    @property
+    def head_started(self) -> bool:
+        """Part of a request head has arrived, but not all of it yet."""
+        return self.in_head and self.head_size > 0
+
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.head_size = 0
         self.limits.check_head(self.parser.get_http_version(), self.headers)
         if self.limits.expects_continue(self.headers):
             self.on_expect_continue()
@@ -136,4 +138,7 @@ class RequestParser:
             #: end
         )
         self.on_request(request)
+        #: end
+        #: from 09
+        self.in_head = True  # whatever comes next is the head of the next request
         #: end

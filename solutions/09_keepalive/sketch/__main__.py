@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keepalive-timeout", type=float, default=75.0, help="seconds an idle connection stays"
     )
+    parser.add_argument(
+        "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
+    )
     return parser.parse_args(argv)
 
 
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     app = load_app(args.app) if args.app else make_app()
     options = {}
     options["keepalive_timeout"] = args.keepalive_timeout
+    options["header_timeout"] = args.header_timeout
     try:
         run_app(app, host=args.host, port=args.port, **options)
     except KeyboardInterrupt:

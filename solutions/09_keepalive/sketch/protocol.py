@@ -54,7 +54,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return  # we are closing after the responses already owed
-        self.stop_timer()
+        head_was_started = self.parser.head_started
         try:
             self.parser.feed(data)
         except RequestRejected as rejection:
@@ -64,11 +64,15 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.reject(RequestRejected(400, "the request could not be parsed"))
         else:
-            if self.parser.in_head and self.parser.head_size:
-                # Part of a request head is in: it must be complete in good time.
-                self.start_timer(self.limits.header_timeout)
+            if self.parser.head_started:
+                if not head_was_started:
+                    # A head has begun: all of it must be in within header_timeout, however
+                    # slowly it trickles (so later pieces do not restart the timer).
+                    self.start_timer(self.limits.header_timeout)
             elif self.worker is None:
-                self.start_timer(self.limits.keepalive_timeout)
+                self.start_timer(self.limits.keepalive_timeout)  # idle between requests
+            else:
+                self.stop_timer()  # the worker restarts it when the queue is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_timer()
@@ -119,7 +123,7 @@ class HttpProtocol(asyncio.Protocol):
                 request = Request(item, self.app)
                 keep_alive = item.keep_alive and not self.closing
                 self.transport.write(await self.answer(request, keep_alive))
-                if not keep_alive:
+                if not keep_alive or self.closing:  # (a shutdown may begin meanwhile)
                     self.transport.close()
                     return
                 await self.writable.wait()
@@ -133,15 +137,19 @@ class HttpProtocol(asyncio.Protocol):
             self.start_timer(self.limits.keepalive_timeout)
 
     async def answer(self, request: Request, keep_alive: bool) -> bytes:
-        """The bytes of the response to REQUEST; a failure anywhere becomes a 500."""
+        """The bytes of the response to REQUEST; a failure anywhere becomes a 500.
+
+        The response says `Connection: close` if the request asked for it, or if a shutdown
+        began while the handler ran.
+        """
         try:
             response = await self.app.handle(request)
-            return encode(response, request, keep_alive)
+            return encode(response, request, keep_alive and not self.closing)
         except Exception:
             # The last safety net: log why, and tell the client no more than that it failed.
             log.exception("Error handling %s %s", request.method, request.path)
             response = Response(text="500: Internal Server Error\n", status=500)
-            return encode(response, request, keep_alive)
+            return encode(response, request, keep_alive and not self.closing)
 
     def send_continue(self) -> None:
         """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""

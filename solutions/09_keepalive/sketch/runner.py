@@ -15,9 +15,10 @@ def run_app(
     host: str = "127.0.0.1",
     port: int = 8080,
     keepalive_timeout: float = 75.0,
+    header_timeout: float = 15.0,
 ) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    limits = Limits(keepalive_timeout=keepalive_timeout)
+    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
     asyncio.run(serve(app, host, port, limits))
 
 

@@ -1,5 +1,6 @@
 """The demo application `python -m sketch` serves when no APP is given."""
 
+import asyncio
 import logging
 import sys
 
@@ -47,11 +48,19 @@ async def echo(request: Request) -> Response:
     return json_response({"method": request.method, "path": request.path, "body": body})
 
 
+async def slow(request: Request) -> Response:
+    """Take a while to answer (GET /slow?seconds=2): try a shutdown while it runs."""
+    seconds = float(request.query.get("seconds", "2"))
+    await asyncio.sleep(seconds)
+    return Response(text=f"Done after {seconds:g} s.\n")
+
+
 def make_app() -> Application:
     app = Application(middlewares=[log_requests])
     app.on_startup.append(load_users)
     app.on_cleanup.append(close_users)
     app.router.add_get("/", index)
     app.router.add_post("/echo", echo)
+    app.router.add_get("/slow", slow)  # before /{username}, which would match it too
     app.router.add_get("/{username}", user)
     return app

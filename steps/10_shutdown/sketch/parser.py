@@ -39,8 +39,8 @@ class RequestParser:
         self.limits = limits
         self.on_expect_continue = on_expect_continue
         self.parser = httptools.HttpRequestParser(self)
-        self.in_head = True  # between the start of a message and the end of its headers
-        self.head_size = 0
+        self.in_head = True  # until the end of the headers: the bytes coming are a head
+        self.head_size = 0  # bytes of the current head received so far
         self.on_message_begin()
 
     def feed(self, data: bytes) -> None:
@@ -63,8 +63,6 @@ class RequestParser:
         self.url = bytearray()
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
-        self.in_head = True
-        self.head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -78,8 +76,14 @@ class RequestParser:
         if len(self.headers) > self.limits.max_headers:
             raise RequestRejected(431, "the request has too many headers")
 
+    @property
+    def head_started(self) -> bool:
+        """Part of a request head has arrived, but not all of it yet."""
+        return self.in_head and self.head_size > 0
+
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.head_size = 0
         self.limits.check_head(self.parser.get_http_version(), self.headers)
         if self.limits.expects_continue(self.headers):
             self.on_expect_continue()
@@ -99,3 +103,4 @@ class RequestParser:
             keep_alive=self.parser.should_keep_alive(),
         )
         self.on_request(request)
+        self.in_head = True  # whatever comes next is the head of the next request

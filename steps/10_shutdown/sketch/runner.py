@@ -17,13 +17,14 @@ def run_app(
     port: int = 8080,
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
+    header_timeout: float = 15.0,
 ) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
 
     Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
     stops at once.
     """
-    limits = Limits(keepalive_timeout=keepalive_timeout)
+    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
     asyncio.run(serve(app, host, port, limits, shutdown_timeout))
 
 
