@@ -218,3 +218,32 @@ def test_edited_tests_are_replaced_by_the_trusted_ones_and_reported(shipped, tmp
     # Graded with their own edited tests instead, they would pass, and still be flagged.
     own = grading.grade(learner, only=[stage.id])
     assert own.score == stage.points and own.tests_edited
+
+
+def workflow_grade_command() -> str:
+    """The `invoke grade` command line of .github/workflows/classroom.yml (a folded block)."""
+    lines = (ROOT / ".github" / "workflows" / "classroom.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "id: grade")
+    run = next(i for i in range(start, len(lines)) if lines[i].strip() == "run: >-")
+    indent = len(lines[run + 1]) - len(lines[run + 1].lstrip())
+    words = []
+    for line in lines[run + 1 :]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        words.append(line.strip())
+    return " ".join(w for w in words if w)
+
+
+def test_the_classroom_workflow_grading_command_runs_here(shipped, tmp_path):
+    command = workflow_grade_command()
+    assert command.startswith("invoke --search-root .trusted grade")
+    assert "--tests-from .trusted" in command and "--format json,junit,github,summary" in command
+    learner = clone_to(tmp_path / "learner")
+    shutil.copytree(shipped, learner / ".trusted", ignore=shutil.ignore_patterns(".git"))
+    first = written(learner)[0].id
+    argv = command.split()[1:] + ["--only", first]  # one stage is enough to prove it runs
+    done = run_invoke(learner, *argv, env={"GITHUB_OUTPUT": str(tmp_path / "output")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("grade.json", "junit.xml", "classroom.b64", "summary.md"):
+        assert (learner / "grade-results" / name).is_file()
+    assert (tmp_path / "output").read_text().startswith("result=")
