@@ -1,0 +1,497 @@
+"""Benchmark sketch against aiohttp and uvicorn, side by side, in one run.
+
+    python benchmarks/bench.py --rounds 3 --duration 5     (or: invoke bench)
+
+Every server runs the same app (benchmarks/apps/): plain-text `GET /`, `GET /users/{name}`
+and `POST /echo` with a 1 KiB JSON body, all through one middleware. The servers run at the
+same time, each pinned to one core, and are measured in turn, round after round, so a noisy
+moment hurts them alike; the load generator (wrk when it is on PATH, else loadgen.py) runs on
+another core. Servers only listen on 127.0.0.1 and are killed, process group and all, at the
+end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+
+from workshop.server import ServerProcess
+
+HERE = Path(__file__).resolve().parent
+APPS = HERE / "apps"
+LOADGEN = HERE / "loadgen.py"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: bytes = b""
+
+
+def json_body(size: int = 1024) -> bytes:
+    """A JSON object of exactly SIZE bytes: a list of small records, padded by a note."""
+    records = [{"id": i, "name": f"user{i}", "active": i % 2 == 0} for i in range(20)]
+    data = {"records": records, "note": ""}
+    data["note"] = "x" * (size - len(json.dumps(data).encode()))
+    body = json.dumps(data).encode()
+    assert len(body) == size, len(body)
+    return body
+
+
+ENDPOINTS = (
+    Endpoint("GET /", "GET", "/"),
+    Endpoint("GET /users/{name}", "GET", "/users/ada"),
+    Endpoint("POST /echo (1 KiB JSON)", "POST", "/echo", json_body()),
+)
+
+
+# --- servers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    start: Callable[[], ServerProcess]
+    note: str
+
+
+def sketch_server(sketch_dir: Path, name: str = "sketch") -> Server:
+    def start() -> ServerProcess:
+        return ServerProcess(sketch_dir, "sketch_app:app", extra_path=[APPS]).start()
+
+    return Server(name, start, f"python -m sketch in {sketch_dir.name}, asyncio loop")
+
+
+def script_server(name: str, script: str, note: str) -> Server:
+    """A server started as `python apps/SCRIPT --port 0`, which prints `Serving on ...`."""
+
+    def start() -> ServerProcess:
+        process = ServerProcess(APPS)
+        process.command = [sys.executable, script, "--host", "127.0.0.1", "--port", "0"]
+        return process.start(timeout=15)
+
+    return Server(name, start, note)
+
+
+def available_servers(sketch_dir: Path, wanted: Sequence[str]) -> tuple[list[Server], list[str]]:
+    """The servers to measure, and why any wanted one was left out."""
+    servers, missing = [], []
+    if "sketch" in wanted:
+        servers.append(sketch_server(sketch_dir))
+    if "aiohttp" in wanted:
+        if find_spec("aiohttp"):
+            servers.append(script_server("aiohttp", "aiohttp_app.py", "aiohttp.web, asyncio"))
+        else:
+            missing.append("aiohttp (pip install -e '.[bench]')")
+    if "uvicorn" in wanted:
+        if find_spec("uvicorn") and find_spec("httptools"):
+            note = "bare ASGI app, --loop asyncio --http httptools"
+            servers.append(script_server("uvicorn", "asgi_app.py", note))
+        else:
+            missing.append("uvicorn (pip install -e '.[bench]')")
+    return servers, missing
+
+
+# --- cores --------------------------------------------------------------------------------
+
+
+def pick_cores() -> tuple[set[int] | None, set[int] | None, str]:
+    """A core for the servers and another for the load generator, where the OS allows."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None, None, "not pinned (this OS has no sched_setaffinity)"
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, None, "not pinned (only one core available)"
+    return {cores[0]}, {cores[1]}, f"servers on core {cores[0]}, load generator on core {cores[1]}"
+
+
+def pin(pid: int, cores: set[int] | None) -> None:
+    """Pin every thread of process PID to CORES."""
+    if cores is None:
+        return
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            os.sched_setaffinity(int(task.name), cores)
+        except OSError:
+            pass
+
+
+def resident_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(found[1]) / 1024 if found else None
+
+
+# --- load generators ----------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+class Wrk:
+    name = "wrk"
+    limits = "wrk (C, one thread); latency percentiles from wrk --latency"
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.scripts = Path(tempfile.mkdtemp(prefix="sketch-bench-"))
+
+    def run(self, port: int, endpoint: Endpoint, args: argparse.Namespace, cores) -> Sample:
+        command = [self.executable, "-t1", f"-c{args.connections}", f"-d{args.duration:g}s"]
+        command += ["--latency", "--timeout", "2s"]
+        if endpoint.body:
+            script = self.scripts / "post.lua"
+            script.write_text(
+                f'wrk.method = "POST"\nwrk.body = {json.dumps(endpoint.body.decode())}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+            command += ["-s", str(script)]
+        command.append(f"http://127.0.0.1:{port}{endpoint.path}")
+        text = run_bounded(command, args.duration + 15, cores)
+        return parse_wrk(text)
+
+    def close(self) -> None:
+        shutil.rmtree(self.scripts, ignore_errors=True)
+
+
+def parse_wrk(text: str) -> Sample:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not rps:
+        raise RuntimeError(f"wrk printed no result:\n{text}")
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors += int(non2xx[1]) if non2xx else 0
+    return Sample(float(rps[1]), wrk_ms(text, "50%"), wrk_ms(text, "99%"), errors)
+
+
+def wrk_ms(text: str, percent: str) -> float:
+    found = re.search(rf"^\s+{re.escape(percent)}\s+([\d.]+)(us|ms|s)\b", text, re.M)
+    if not found:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found[2]]
+    return float(found[1]) * scale
+
+
+class BuiltIn:
+    name = "built-in"
+
+    def __init__(self, pipeline: int) -> None:
+        self.pipeline = pipeline
+        self.bodies = Path(tempfile.mkdtemp(prefix="sketch-bench-"))
+        self.limits = (
+            "built-in generator (benchmarks/loadgen.py): one Python process on asyncio, "
+            "Content-Length responses only; it can saturate before a fast server does, "
+            "so the ratios it gives are lower bounds"
+            + (f"; pipelining {pipeline} requests" if pipeline > 1 else "")
+        )
+
+    def run(self, port: int, endpoint: Endpoint, args: argparse.Namespace, cores) -> Sample:
+        command = [sys.executable, str(LOADGEN), "--port", str(port)]
+        command += ["--method", endpoint.method, "--path", endpoint.path]
+        command += ["--connections", str(args.connections), "--duration", str(args.duration)]
+        command += ["--pipeline", str(self.pipeline)]
+        if endpoint.body:
+            body = self.bodies / "body.json"
+            body.write_bytes(endpoint.body)
+            command += ["--body-file", str(body)]
+        text = run_bounded(command, args.duration + 15, cores)
+        result = json.loads(text.strip().splitlines()[-1])
+        return Sample(result["rps"], result["p50_ms"], result["p99_ms"], result["errors"])
+
+    def close(self) -> None:
+        shutil.rmtree(self.bodies, ignore_errors=True)
+
+
+def run_bounded(command: list[str], timeout: float, cores: set[int] | None) -> str:
+    """Run COMMAND pinned to CORES, at most TIMEOUT seconds; its stdout."""
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
+    )
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout)[-2000:]
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n{said}")
+    return done.stdout
+
+
+def pick_generator(choice: str, pipeline: int):
+    wrk = shutil.which("wrk")
+    if choice == "wrk" and not wrk:
+        raise SystemExit("--generator wrk: wrk is not on PATH (apt-get install wrk)")
+    if wrk and choice in ("wrk", "auto") and pipeline <= 1:
+        return Wrk(wrk)
+    return BuiltIn(pipeline)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    server: str
+    endpoint: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(s, attribute) for s in self.samples)
+
+    def summary(self) -> dict:
+        rates = [s.rps for s in self.samples]
+        return {
+            "server": self.server,
+            "endpoint": self.endpoint,
+            "rps_median": round(self.median("rps"), 1),
+            "rps_min": round(min(rates), 1),
+            "rps_max": round(max(rates), 1),
+            "p50_ms": round(self.median("p50_ms"), 3),
+            "p99_ms": round(self.median("p99_ms"), 3),
+            "errors": sum(s.errors for s in self.samples),
+            "rounds": [vars(s) for s in self.samples],
+        }
+
+
+def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], None] = print) -> dict:
+    """Run the benchmark described by ARGS; the results, as a JSON-able dict."""
+    servers, missing = available_servers(sketch_dir, args.servers.split(","))
+    for why in missing:
+        say(f"skipped: {why}")
+    server_cores, load_cores, pinning = pick_cores()
+    generator = pick_generator(args.generator, args.pipeline)
+    endpoints = [e for e in ENDPOINTS if not args.endpoints or e.path in args.endpoints]
+    say(f"load: {generator.limits}")
+    say(
+        f"{args.connections} keep-alive connections, {args.duration:g} s per run, "
+        f"{args.rounds} rounds; {pinning}"
+    )
+    started: dict[str, ServerProcess] = {}
+    results = {(s.name, e.name): Result(s.name, e.name) for s in servers for e in endpoints}
+    memory: dict[str, dict] = {}
+    try:
+        for server in servers:
+            process = server.start()
+            started[server.name] = process
+            pin(process.proc.pid, server_cores)
+        for name, process in started.items():  # warm up, then note the memory in use
+            generator.run(process.port, endpoints[0], warmup_args(args), load_cores)
+            memory[name] = {"before_mib": resident_mib(process.proc.pid)}
+        for round_number in range(args.rounds):
+            order = rotate(list(started), round_number)  # nobody always goes first
+            for endpoint in endpoints:
+                for name in order:
+                    process = started[name]
+                    sample = generator.run(process.port, endpoint, args, load_cores)
+                    if not process.alive():
+                        raise RuntimeError(f"{name} died:\n{process.output.last_lines(20)}")
+                    results[name, endpoint.name].samples.append(sample)
+                    say(
+                        f"round {round_number + 1}  {name:8} {endpoint.name:26} "
+                        f"{sample.rps:9.0f} req/s  p50 {sample.p50_ms:6.2f} ms  "
+                        f"p99 {sample.p99_ms:6.2f} ms  errors {sample.errors}"
+                    )
+        for name, process in started.items():
+            memory[name]["after_mib"] = resident_mib(process.proc.pid)
+    finally:
+        for process in started.values():
+            process.kill()
+        generator.close()
+    rows = [r.summary() for r in results.values() if r.samples]
+    add_ratios(rows)
+    return {
+        "command": args.command_line,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "generator": generator.name,
+        "generator_limits": generator.limits,
+        "pinning": pinning,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "servers": {s.name: s.note for s in servers},
+        "memory": memory,
+        "results": rows,
+    }
+
+
+def warmup_args(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "duration": min(1.0, args.duration)})
+
+
+def rotate(items: list, by: int) -> list:
+    by %= max(1, len(items))
+    return items[by:] + items[:by]
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Each row's requests/s divided by aiohttp's on the same endpoint, in the same run."""
+    base = {r["endpoint"]: r["rps_median"] for r in rows if r["server"] == "aiohttp"}
+    for row in rows:
+        reference = base.get(row["endpoint"])
+        row["vs_aiohttp"] = round(row["rps_median"] / reference, 2) if reference else None
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "packages": versions("aiohttp", "uvicorn", "httptools", "multidict", "yarl"),
+    }
+
+
+def versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def table_lines(report: dict) -> list[str]:
+    """The results as a Markdown table (it reads well in a terminal too)."""
+    lines = [
+        "| endpoint | server | requests/s median (min–max) | p50 ms | p99 ms "
+        "| vs aiohttp | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report["results"]:
+        ratio = f"{row['vs_aiohttp']:.2f}×" if row["vs_aiohttp"] else "–"
+        lines.append(
+            f"| {row['endpoint']} | {row['server']} | {row['rps_median']:,.0f} "
+            f"({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) | {row['p50_ms']:.2f} | "
+            f"{row['p99_ms']:.2f} | {ratio} | {row['errors']} |"
+        )
+    return lines
+
+
+def plot(report: dict, path: Path) -> None:
+    """A grouped bar chart: requests/s per endpoint, one bar per server, min–max whiskers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    endpoints = list(dict.fromkeys(r["endpoint"] for r in report["results"]))
+    servers = list(dict.fromkeys(r["server"] for r in report["results"]))
+    by = {(r["server"], r["endpoint"]): r for r in report["results"]}
+    width = 0.8 / len(servers)
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for index, server in enumerate(servers):
+        rows = [by.get((server, e)) for e in endpoints]
+        xs = [i + (index - (len(servers) - 1) / 2) * width for i in range(len(endpoints))]
+        medians = [r["rps_median"] if r else 0 for r in rows]
+        low = [r["rps_median"] - r["rps_min"] if r else 0 for r in rows]
+        high = [r["rps_max"] - r["rps_median"] if r else 0 for r in rows]
+        bars = axes.bar(xs, medians, width, label=server, yerr=[low, high], capsize=3)
+        for bar, row in zip(bars, rows, strict=True):
+            if row and row["vs_aiohttp"]:
+                axes.annotate(
+                    f"{row['vs_aiohttp']:.2f}×",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    xytext=(0, 4),
+                    textcoords="offset points",
+                )
+    axes.set_xticks(range(len(endpoints)), endpoints)
+    axes.set_ylabel("requests/s (median of rounds)")
+    axes.set_title(
+        f"{report['connections']} keep-alive connections, {report['generator']}, "
+        f"{report['rounds']} × {report['duration_s']:g} s, no uvloop",
+        fontsize=10,
+    )
+    axes.legend()
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sketch-dir", type=Path, help="the folder that holds sketch/")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    p.add_argument("--connections", type=int, default=50)
+    p.add_argument("--pipeline", type=int, default=1, help="requests in flight per connection")
+    p.add_argument("--generator", choices=("auto", "wrk", "builtin"), default="auto")
+    p.add_argument("--servers", default="sketch,aiohttp,uvicorn")
+    p.add_argument("--endpoints", nargs="*", help="paths to measure (default: all three)")
+    p.add_argument("--json", type=Path, help="write the results to this file")
+    p.add_argument("--plot", type=Path, help="draw a bar chart into this PNG file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.command_line = "python benchmarks/bench.py " + " ".join(argv or sys.argv[1:])
+    sketch_dir = args.sketch_dir or HERE.parent / "solutions" / "10_shutdown"
+    report = measure(args, sketch_dir)
+    finish(report, args)
+    return 0
+
+
+def finish(report: dict, args: argparse.Namespace, say: Callable[[str], None] = print) -> None:
+    say("")
+    for line in table_lines(report):
+        say(line)
+    for name, mib in report["memory"].items():
+        say(
+            f"{name}: resident memory {mib.get('before_mib') or 0:.1f} MiB after warm-up, "
+            f"{mib.get('after_mib') or 0:.1f} MiB at the end"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        say(f"wrote {args.json}")
+    if args.plot:
+        plot(report, args.plot)
+        say(f"wrote {args.plot}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

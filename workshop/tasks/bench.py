@@ -1,0 +1,190 @@
+"""Performance tasks: how fast the server is (`bench`), and how fast the feedback loop is
+(`bench-check`). The benchmark itself lives in benchmarks/bench.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from invoke import Exit, task
+
+from workshop import manifest, state
+from workshop.console import console
+from workshop.manifest import ROOT
+
+FIRST_BENCHABLE = 6  # the benchmark app needs middlewares (stage 06) and route parameters
+
+
+def _bench_module():
+    """benchmarks/bench.py, which is a script of the repository, not an installed module."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks import bench
+
+    return bench
+
+
+def target_dir(target: str) -> Path:
+    """The folder holding the sketch/ to measure: the reference, your current stage, or NN."""
+    if target == "solutions":
+        return manifest.stages()[-1].solution_dir()
+    stage = state.current_stage() if target == "steps" else manifest.find(target)
+    if stage.number < FIRST_BENCHABLE:
+        raise Exit(
+            f"Stage {stage.id} has no middlewares yet: the benchmark app needs stage "
+            f"{FIRST_BENCHABLE:02d} or later.",
+            code=2,
+        )
+    return stage.step_dir()
+
+
+@task(
+    help={
+        "target": "solutions (the reference, default), steps (your current stage) or a stage NN",
+        "rounds": "how many times each server is measured on each endpoint (default 3)",
+        "duration": "seconds per measurement (default 5)",
+        "connections": "concurrent keep-alive connections (default 50)",
+        "pipeline": "requests in flight per connection; above 1 uses the built-in generator",
+        "generator": "auto (wrk when on PATH), wrk, or builtin",
+        "servers": "comma-separated: sketch,aiohttp,uvicorn (default: all three)",
+        "json": "write the results to this JSON file",
+        "plot": "draw a bar chart into this PNG file (needs matplotlib)",
+    }
+)
+def bench(
+    c,
+    target="solutions",
+    rounds=3,
+    duration=5.0,
+    connections=50,
+    pipeline=1,
+    generator="auto",
+    servers="sketch,aiohttp,uvicorn",
+    json=None,
+    plot=None,
+):
+    """Measure sketch against aiohttp and uvicorn: requests/s, latency, ratios."""
+    bench_module = _bench_module()
+    sketch_dir = target_dir(target)
+    args = argparse.Namespace(
+        rounds=int(rounds),
+        duration=float(duration),
+        connections=int(connections),
+        pipeline=int(pipeline),
+        generator=generator,
+        servers=servers,
+        endpoints=None,
+        json=Path(json) if json else None,
+        plot=Path(plot) if plot else None,
+        command_line="invoke bench " + " ".join(sys.argv[2:]),
+    )
+    out = console()
+    out.print(f"Benchmarking [path]{sketch_dir.relative_to(ROOT)}[/] ...")
+
+    def say(line: str) -> None:
+        out.print(line, markup=False, highlight=False)
+
+    report = bench_module.measure(args, sketch_dir, say)
+    bench_module.finish(report, args, say)
+
+
+# --- the feedback loop --------------------------------------------------------------------
+
+
+def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, timeout=300, env={**os.environ, **(env or {})}
+    )
+    return time.perf_counter() - started, done.returncode
+
+
+def _watch_rerun(stage: manifest.Stage) -> float | None:
+    """Seconds from a save (touching a file) to the end of the rerun `invoke watch` starts."""
+    env = {**os.environ, "WORKSHOP_WATCH_RUNS": "2", "WORKSHOP_WATCH_IDLE": "10"}
+    process = subprocess.Popen(
+        ["invoke", "watch", stage.id],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    saved = None
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # bounded: the watch stops after 2 runs or 10 s idle
+            if "Watching" in line:
+                if saved is not None:
+                    return time.perf_counter() - saved
+                target = next(stage.step_dir().joinpath("sketch").glob("*.py"))
+                saved = time.perf_counter()
+                target.touch()  # a save that changes no byte
+    finally:
+        process.kill()
+        process.wait(5)
+    return None
+
+
+@task(
+    help={
+        "repeat": "runs per measurement; the median is shown (default 3)",
+        "verify": "also time `invoke verify` of all stages (default: yes)",
+    }
+)
+def bench_check(c, repeat=3, verify=True):
+    """Time the feedback loop: `invoke check` per stage, `invoke verify`, `invoke watch`."""
+    from rich.table import Table
+
+    out = console()
+    repeat = max(1, int(repeat))
+    table = Table("measurement", "median s", "min–max s", "target", title="feedback loop")
+    stages = [s for s in manifest.stages() if s.is_written()]
+    worst = 0.0
+    for stage in stages:
+        for where, flag in (("reference", ["--solution"]), ("skeleton", [])):
+            times = [_timed(["invoke", "check", stage.id, *flag])[0] for _ in range(repeat)]
+            median = statistics.median(times)
+            worst = max(worst, median)
+            table.add_row(
+                f"invoke check {stage.id} ({where})",
+                f"{median:.2f}",
+                f"{min(times):.2f}–{max(times):.2f}",
+                "≤ 1.0" + (" [bad]✗[/]" if median > 1.0 else " [ok]✓[/]"),
+            )
+    if verify:
+        times = [_timed(["invoke", "verify"])[0] for _ in range(repeat)]
+        median = statistics.median(times)
+        table.add_row(
+            f"invoke verify ({len(stages)} stages)",
+            f"{median:.2f}",
+            f"{min(times):.2f}–{max(times):.2f}",
+            "≤ 30" + (" [bad]✗[/]" if median > 30 else " [ok]✓[/]"),
+        )
+    reruns = [r for r in (_watch_rerun(stages[0]) for _ in range(repeat)) if r is not None]
+    if reruns:
+        median = statistics.median(reruns)
+        table.add_row(
+            f"invoke watch {stages[0].id}: save to rerun done",
+            f"{median:.2f}",
+            f"{min(reruns):.2f}–{max(reruns):.2f}",
+            "≤ 1.0" + (" [bad]✗[/]" if median > 1.0 else " [ok]✓[/]"),
+        )
+    else:
+        table.add_row("invoke watch: rerun", "[warn]not measured[/]", "", "≤ 1.0")
+    floor = [_timed([sys.executable, "-c", "import workshop.tasks"])[0] for _ in range(repeat)]
+    table.add_row(
+        "python startup + import of the tasks (floor)",
+        f"{statistics.median(floor):.2f}",
+        f"{min(floor):.2f}–{max(floor):.2f}",
+        "",
+    )
+    out.print(table)
+    python = sys.version.split()[0]
+    out.print(f"{repeat} runs each; machine: {os.cpu_count()} cores, Python {python}")
