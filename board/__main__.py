@@ -23,6 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free)")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="the SQLite file")
+    parser.add_argument(
+        "--stuck-minutes",
+        type=float,
+        default=10,
+        help="minutes failing the same stage before a learner shows as stuck",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     print(banner(store, args.host, args.port, args.db), flush=True)
     store.close()
     try:
-        run_app(make_app(args.db), host=args.host, port=args.port, shutdown_timeout=5.0)
+        app = make_app(args.db, stuck_after=args.stuck_minutes * 60)
+        run_app(app, host=args.host, port=args.port, shutdown_timeout=5.0)
     except KeyboardInterrupt:
         pass
     except OSError as problem:

@@ -31,7 +31,7 @@ from sketch import (
     json_response,
 )
 
-from board.store import Report, Store, TooManyLearners
+from board.store import STUCK_AFTER, Report, Store, TooManyLearners
 from workshop import manifest
 
 log = logging.getLogger("board")
@@ -175,7 +175,8 @@ async def page(request: Request) -> Response:
 
 async def progress(request: Request) -> Response:
     app = request.app
-    return json_response(app["store"].progress(app["stages"], now=time.time()))
+    board = app["store"].progress(app["stages"], now=time.time(), stuck_after=app["stuck_after"])
+    return json_response(board)
 
 
 async def join(request: Request) -> Response:
@@ -222,10 +223,11 @@ async def reset_board(request: Request) -> Response:
 # --- the application -------------------------------------------------------------------
 
 
-def make_app(db_path: Path | str) -> Application:
+def make_app(db_path: Path | str, stuck_after: float = STUCK_AFTER) -> Application:
     """The board, keeping its data in DB_PATH (opened at startup, closed at cleanup)."""
     app = Application(middlewares=[security_headers, limit_body])
     app["db_path"] = Path(db_path)
+    app["stuck_after"] = stuck_after  # seconds failing one stage before a learner is stuck
     app["stages"] = [{"id": s.id, "title": s.title} for s in manifest.stages()]
     app["stage_ids"] = {s["id"] for s in app["stages"]}
     files = resources.files("board") / "static"

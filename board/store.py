@@ -178,11 +178,17 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------
 
-    def progress(self, stages: list[dict[str, str]], now: float | None = None) -> dict[str, Any]:
+    def progress(
+        self,
+        stages: list[dict[str, str]],
+        now: float | None = None,
+        stuck_after: float = STUCK_AFTER,
+    ) -> dict[str, Any]:
         """The whole board, as the page and `GET /api/progress` show it.
 
         STAGES is the manifest's list ({"id", "title"}), in order. Learners come sorted so
-        the stuck are on top: stuck longest first, then failing, then the least advanced.
+        the stuck (failing their stage for STUCK_AFTER seconds or more) are on top: stuck
+        longest first, then failing, then the least advanced.
         """
         now = time.time() if now is None else now
         order = {stage["id"]: i for i, stage in enumerate(stages)}
@@ -203,7 +209,7 @@ class Store:
             current = learner["results"].get(learner["current"])
             learner["failing"] = bool(current) and current["status"] == "failing"
             learner["failing_for"] = current["failing_for"] if learner["failing"] else 0
-            learner["stuck"] = learner["failing"] and learner["failing_for"] >= STUCK_AFTER
+            learner["stuck"] = learner["failing"] and learner["failing_for"] >= stuck_after
             results = learner["results"].values()
             learner["stages_passed"] = sum(r["status"] == "passed" for r in results)
         rows = sorted(learners.values(), key=urgency)
@@ -213,7 +219,7 @@ class Store:
                 counts[stage_id][result["status"]] += 1
         return {
             "now": now,
-            "stuck_after": STUCK_AFTER,
+            "stuck_after": stuck_after,
             "stages": stages,
             "counts": counts,
             "learners": rows,

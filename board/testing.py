@@ -19,13 +19,13 @@ from workshop.server import ServerProcess
 
 
 class BoardProcess(ServerProcess):
-    """`python -m board --port 0 --db DB`, from the repository's root."""
+    """`python -m board --port 0 --db DB [ARGS]`, from the repository's root."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *args: str) -> None:
         super().__init__(manifest.ROOT)
         self.db = Path(db)
         self.command = [sys.executable, "-m", "board", "--host", "127.0.0.1", "--port", "0"]
-        self.command += ["--db", str(self.db)]
+        self.command += ["--db", str(self.db), *args]
 
     def _printed(self, label: str) -> str:
         found = re.search(rf"^\s*{label}:\s+(\S+)", self.output.since(0), re.M)

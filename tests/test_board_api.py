@@ -202,6 +202,22 @@ async def test_sigint_stops_the_board_cleanly_and_a_restart_keeps_data_and_code(
         second.kill()
 
 
+async def test_stuck_minutes_sets_when_a_failing_learner_counts_as_stuck(tmp_path):
+    quick = BoardProcess(tmp_path / "board.sqlite3", "--stuck-minutes", "0").start()
+    try:
+        async with client(quick) as http:
+            await http.post("/api/report", json=quick.report(name="Instantly stuck"))
+            await http.post("/api/report", json=quick.report(name="Passing", failed=0))
+            board = (await http.get("/api/progress")).json()
+    finally:
+        quick.kill()
+    assert board["stuck_after"] == 0
+    assert [(r["name"], r["stuck"]) for r in board["learners"]] == [
+        ("Instantly stuck", True),
+        ("Passing", False),
+    ]
+
+
 # --- the store alone: who is stuck -----------------------------------------------------
 
 

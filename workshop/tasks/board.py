@@ -24,9 +24,10 @@ OPTIONAL_POSITIONALS.update({"url", "code"})
         "port": "port to listen on (default 8765; 0 picks a free one)",
         "db": "the SQLite file (default .workshop/board.sqlite3)",
         "export": "write the board to this CSV file and exit, instead of serving",
+        "stuck_minutes": "minutes failing the same stage before a learner shows as stuck",
     }
 )
-def board(c, host="127.0.0.1", port=8765, db="", export=""):
+def board(c, host="127.0.0.1", port=8765, db="", export="", stuck_minutes=10.0):
     """Run the room board (instructors): who is stuck, and where. Ctrl-C stops it."""
     from board.__main__ import DEFAULT_DB, main
 
@@ -34,7 +35,10 @@ def board(c, host="127.0.0.1", port=8765, db="", export=""):
     if export:
         _export(database, Path(export))
         return
-    code = main(["--host", host, "--port", str(port), "--db", str(database)])
+    code = main(
+        ["--host", host, "--port", str(port), "--db", str(database)]
+        + ["--stuck-minutes", str(stuck_minutes)]
+    )
     if code:
         raise Exit(code=code)
 
