@@ -7,11 +7,23 @@ before any socket is involved.
 
 import asyncio
 
-from sketch.protocol import EchoProtocol
-
-from workshop.testing import expect
+from workshop.testing import expect, fail
 
 LOOK = "sketch/protocol.py: EchoProtocol.connection_made and data_received"
+
+
+def echo_protocol() -> asyncio.Protocol:
+    """A new EchoProtocol from the sketch under test (imported here, so a broken
+    sketch/protocol.py fails these tests with its error rather than stopping them all)."""
+    try:
+        from sketch.protocol import EchoProtocol
+    except ImportError as error:
+        fail(
+            f"could not import EchoProtocol from sketch/protocol.py: {error}",
+            expected="a class EchoProtocol(asyncio.Protocol) in sketch/protocol.py",
+            look="sketch/protocol.py",
+        )
+    return EchoProtocol()
 
 
 class RecordingTransport(asyncio.Transport):
@@ -33,7 +45,7 @@ class RecordingTransport(asyncio.Transport):
 
 
 def test_received_bytes_are_written_back_to_the_transport():
-    protocol, transport = EchoProtocol(), RecordingTransport()
+    protocol, transport = echo_protocol(), RecordingTransport()
     protocol.connection_made(transport)
     protocol.data_received(b"ping\r\n")
     expect(
@@ -47,7 +59,7 @@ def test_received_bytes_are_written_back_to_the_transport():
 
 
 def test_every_chunk_is_echoed_in_order():
-    protocol, transport = EchoProtocol(), RecordingTransport()
+    protocol, transport = echo_protocol(), RecordingTransport()
     protocol.connection_made(transport)
     chunks = [b"first ", b"", b"second\n", bytes([0, 255])]
     for chunk in chunks:
@@ -63,7 +75,7 @@ def test_every_chunk_is_echoed_in_order():
 
 
 def test_each_connection_echoes_to_its_own_transport():
-    alice, bob = EchoProtocol(), EchoProtocol()
+    alice, bob = echo_protocol(), echo_protocol()
     to_alice, to_bob = RecordingTransport(), RecordingTransport()
     alice.connection_made(to_alice)
     bob.connection_made(to_bob)

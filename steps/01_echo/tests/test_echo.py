@@ -18,9 +18,15 @@ LOOK_PROTOCOL = "sketch/protocol.py: EchoProtocol.data_received"
 LOOK_SERVER = "sketch/server.py: start_server"
 
 
-async def read_echo(conn: Connection, size: int, timeout: float = READ_TIMEOUT) -> bytes:
+class Echo(bytes):
+    """The bytes that came back; `closed` says whether the server closed the connection."""
+
+    closed = False
+
+
+async def read_echo(conn: Connection, size: int, timeout: float = READ_TIMEOUT) -> Echo:
     """Up to SIZE bytes: fewer only if the server closed the connection or went quiet."""
-    got = b""
+    got, closed = b"", False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while len(got) < size:
@@ -34,15 +40,20 @@ async def read_echo(conn: Connection, size: int, timeout: float = READ_TIMEOUT) 
         except (ConnectionError, OSError):
             piece = b""
         if not piece:
-            break  # the server closed the connection
+            closed = True
+            break
         got += piece
-    return got
+    echo = Echo(got)
+    echo.closed = closed
+    return echo
 
 
-def expect_echo(sent: bytes, got: bytes, what: str, look: str = LOOK_PROTOCOL) -> None:
+def expect_echo(sent: bytes, got: Echo, what: str, look: str = LOOK_PROTOCOL) -> None:
     if got == sent:
         return
-    if len(got) < len(sent):
+    if len(got) < len(sent) and got.closed:
+        why = f"the server closed the connection after {len(got)} of {len(sent)} bytes"
+    elif len(got) < len(sent):
         why = f"only {len(got)} of {len(sent)} bytes came back within {READ_TIMEOUT:g} s"
     else:
         same = next(
