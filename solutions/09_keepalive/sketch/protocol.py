@@ -121,9 +121,8 @@ class HttpProtocol(asyncio.Protocol):
                     self.transport.close()
                     return
                 request = Request(item, self.app)
-                keep_alive = item.keep_alive and not self.closing
-                self.transport.write(await self.answer(request, keep_alive))
-                if not keep_alive or self.closing:  # (a shutdown may begin meanwhile)
+                self.transport.write(await self.answer(request, item.keep_alive))
+                if not item.keep_alive:
                     self.transport.close()
                     return
                 await self.writable.wait()
@@ -139,17 +138,21 @@ class HttpProtocol(asyncio.Protocol):
     async def answer(self, request: Request, keep_alive: bool) -> bytes:
         """The bytes of the response to REQUEST; a failure anywhere becomes a 500.
 
-        The response says `Connection: close` if the request asked for it, or if a shutdown
-        began while the handler ran.
+        The response says `Connection: close` if the request asked for it, or if it is the
+        last we will send: we are closing and nothing else is queued (a shutdown may have
+        begun while the handler ran).
         """
         try:
             response = await self.app.handle(request)
-            return encode(response, request, keep_alive and not self.closing)
+            return encode(response, request, keep_alive and not self.is_last_response())
         except Exception:
             # The last safety net: log why, and tell the client no more than that it failed.
             log.exception("Error handling %s %s", request.method, request.path)
             response = Response(text="500: Internal Server Error\n", status=500)
-            return encode(response, request, keep_alive and not self.closing)
+            return encode(response, request, keep_alive and not self.is_last_response())
+
+    def is_last_response(self) -> bool:
+        return self.closing and not self.queue
 
     def send_continue(self) -> None:
         """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
