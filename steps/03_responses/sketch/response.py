@@ -33,7 +33,7 @@ class Response:
             raise ValueError("give body or text, not both")
         self.status = status
         self.reason = reason or _reason(status)
-        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
+        self.headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if text is not None:
             charset = charset or "utf-8"
             body = text.encode(charset)
@@ -80,9 +80,10 @@ def json_response(
     )
 
 
+# Looked up once, here: HTTPStatus(status) costs more than a dict lookup, per response.
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
     """The standard reason phrase: 404 -> 'Not Found'."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return REASONS.get(status, "Unknown")

@@ -33,7 +33,7 @@ class Response:
             raise ValueError("give body or text, not both")
         self.status = status
         self.reason = reason or _reason(status)
-        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
+        self.headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if text is not None:
             charset = charset or "utf-8"
             body = text.encode(charset)
@@ -60,18 +60,20 @@ class Response:
         Content-Length included, but no body follows.
         """
         has_body = not (self.status < 200 or self.status in NO_BODY)
-        headers = self.headers.copy()
-        if has_body:
-            headers["Content-Length"] = str(len(self.body))
-        else:
-            headers.popall("Content-Length", None)
         lines = [f"HTTP/1.1 {self.status} {self.reason}"]
-        for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                # A CR or LF would let a value end the header early: response splitting.
-                raise ValueError(f"header {name!r} contains CR or LF: {value!r}")
-            lines.append(f"{name}: {value}")
-        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # This runs for every response: read the headers as they are, no copy of them.
+        for name, value in self.headers.items():
+            if name.lower() != "content-length":  # ours is computed from the body's bytes
+                lines.append(f"{name}: {value}")
+        if has_body:
+            lines.append(f"Content-Length: {len(self.body)}")
+        head_text = "\r\n".join(lines)
+        # A CR or LF inside a name or value would end its header early and let it add
+        # headers of its own (response splitting). The only line breaks must be our joins:
+        # counting them checks every header at once.
+        if head_text.count("\n") != len(lines) - 1 or head_text.count("\r") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
         return head_bytes if head or not has_body else head_bytes + self.body
 
     def __repr__(self) -> str:
@@ -90,9 +92,10 @@ def json_response(
     )
 
 
+# Looked up once, here: HTTPStatus(status) costs more than a dict lookup, per response.
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
     """The standard reason phrase: 404 -> 'Not Found'."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return REASONS.get(status, "Unknown")
