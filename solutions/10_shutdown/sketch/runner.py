@@ -9,6 +9,8 @@ from sketch.limits import Limits
 from sketch.protocol import HttpProtocol
 from sketch.server import start_server
 
+CANCEL_GRACE = 1.0  # seconds cancelled handlers get to unwind before the cleanup hooks run
+
 
 def run_app(
     app: Application,
@@ -37,8 +39,8 @@ async def serve(
     server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     await stop.wait()
     stop.clear()  # from now on, a second signal means: stop at once
-    print("Shutting down: finishing the requests in flight", file=sys.stderr, flush=True)
     server.close()  # no new connections
+    print("Shutting down: finishing the requests in flight", file=sys.stderr, flush=True)
     await drain(connections, shutdown_timeout, stop)
     await app.shutdown()
     await app.cleanup()
@@ -49,15 +51,19 @@ async def drain(connections: set[HttpProtocol], timeout: float, stop: asyncio.Ev
     for connection in list(connections):
         connection.shutdown()
     if connections:
-        all_closed = asyncio.gather(*(c.closed for c in connections))
-        second_signal = asyncio.ensure_future(stop.wait())
+        all_closed = asyncio.create_task(asyncio.wait([c.closed for c in connections]))
+        second_signal = asyncio.create_task(stop.wait())
         await asyncio.wait(
             [all_closed, second_signal], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        second_signal.cancel()
         all_closed.cancel()
+        second_signal.cancel()
+    busy = [c.worker for c in connections if c.worker is not None]
     for connection in list(connections):
         connection.abort()  # still busy after the timeout, or a second signal came
+    if busy:
+        # Let the cancelled handlers unwind before the cleanup hooks close what they use.
+        await asyncio.wait(busy, timeout=CANCEL_GRACE)
 
 
 def stop_event() -> asyncio.Event:

@@ -9,6 +9,8 @@ from sketch.limits import Limits
 from sketch.protocol import HttpProtocol
 from sketch.server import start_server
 
+CANCEL_GRACE = 1.0  # seconds cancelled handlers get to unwind before the cleanup hooks run
+
 
 def run_app(
     app: Application,
@@ -37,8 +39,8 @@ async def serve(
     server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     await stop.wait()
     stop.clear()  # from now on, a second signal means: stop at once
-    print("Shutting down: finishing the requests in flight", file=sys.stderr, flush=True)
     server.close()  # no new connections
+    print("Shutting down: finishing the requests in flight", file=sys.stderr, flush=True)
     await drain(connections, shutdown_timeout, stop)
     await app.shutdown()
     await app.cleanup()
@@ -46,9 +48,9 @@ async def serve(
 
 async def drain(connections: set[HttpProtocol], timeout: float, stop: asyncio.Event) -> None:
     """Close idle connections, give busy ones TIMEOUT seconds, then abort what is left."""
-    # TODO(10_shutdown): Call shutdown() on every connection, wait (bounded, or until `stop`), abort the rest.
+    # TODO(10_shutdown): Call shutdown() on every connection; wait (bounded, or until `stop`); abort the rest.
     raise NotImplementedError(
-        "10_shutdown: sketch/runner.py: drain: Call shutdown() on every connection, wait (bounded, or until `stop`), abort the rest."
+        "10_shutdown: sketch/runner.py: drain: Call shutdown() on every connection; wait (bounded, or until `stop`); abort the rest."
     )
 
 

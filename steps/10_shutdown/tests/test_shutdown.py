@@ -1,0 +1,246 @@
+"""Stage 10 over a real process: what happens to connections when the server is told to stop.
+
+Each test runs a server of its own (`fresh=True`), starts a request that takes a while,
+sends the process a signal, and then watches the connections, the exit code, and the
+marker file where the app in apps.py records its handlers and hooks.
+"""
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from workshop.testing import Connection, expect, get, server_output
+
+LOOK_DRAIN = "sketch/runner.py: drain"
+LOOK_SHUTDOWN = "sketch/protocol.py: HttpProtocol.shutdown"
+EXIT_WAIT = 3.0  # seconds a signalled server gets to exit
+
+
+def events(marker: Path) -> list[str]:
+    return marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []
+
+
+@pytest.fixture
+def start(serve, tmp_path):
+    """start(shutdown_timeout) -> (server, marker): a server of the test's own."""
+
+    def run(shutdown_timeout: float = 5.0):
+        marker = tmp_path / "marker"
+        args = ("--shutdown-timeout", str(shutdown_timeout))
+        server = serve("apps:shutdown_app", *args, env={"MARKER": str(marker)}, fresh=True)
+        return server, marker
+
+    return run
+
+
+async def slow_request_running(server, ms: int) -> Connection:
+    """Open a connection, send GET /slow?ms=MS, and return once its handler has started."""
+    mark = server.output.total
+    conn = await Connection.open(server)
+    await conn.send(get(f"/slow?ms={ms}"))
+    output = await server_output(server, mark, "handler started")
+    expect(
+        "handler started" in output,
+        "before the signal, GET /slow must reach its handler",
+        sent=conn.sent,
+        expected="the app's line `event: handler started ...`",
+        got=output or "(no output)",
+        look="sketch/protocol.py: HttpProtocol.on_request",
+    )
+    return conn
+
+
+async def exit_code(server, timeout: float = EXIT_WAIT) -> int | None:
+    return await asyncio.to_thread(server.wait, timeout)
+
+
+async def test_a_request_in_flight_when_sigterm_arrives_still_gets_its_full_response(start):
+    server, _ = start()
+    conn = await slow_request_running(server, ms=300)
+    server.send_signal(signal.SIGTERM)
+    reply = await conn.read_response()
+    expect(
+        reply.status == 200 and reply.text == "slept 300 ms\n",
+        "SIGTERM while a request is being handled: stop taking new work, but let the "
+        "request finish and write its whole response",
+        sent=conn.sent + b" ... then SIGTERM while its handler ran",
+        expected="200 OK, body 'slept 300 ms\\n'",
+        got=reply.summary(),
+        look=f"{LOOK_DRAIN} (wait for busy connections) and {LOOK_SHUTDOWN}",
+    )
+    expect(
+        reply.headers.get("Connection", "").lower() == "close",
+        "the last response before the server goes away says `Connection: close`, so the "
+        "client does not send another request on it",
+        sent=conn.sent,
+        expected="a `Connection: close` header",
+        got=reply.raw,
+        look=LOOK_SHUTDOWN,
+    )
+    await conn.close()
+    code = await exit_code(server)
+    expect(
+        code == 0,
+        "once the last request is answered, the server runs its hooks and exits with code 0",
+        sent="SIGTERM",
+        expected="exit code 0",
+        got="still running" if code is None else f"exit code {code}",
+        look="sketch/runner.py: serve",
+    )
+
+
+async def test_new_connections_are_refused_once_shutdown_has_begun(start):
+    server, _ = start()
+    conn = await slow_request_running(server, ms=400)
+    mark = server.output.total
+    server.send_signal(signal.SIGTERM)
+    await server_output(server, mark, "Shutting down")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(server.host, server.port), 1)
+    except (OSError, asyncio.TimeoutError) as error:
+        refused, got = True, repr(error)
+    else:
+        writer.close()
+        refused, got = False, "the connection was accepted"
+    expect(
+        refused,
+        "after the signal the listening socket is closed: a new client is refused at once "
+        "(a load balancer then sends it to another server)",
+        sent="SIGTERM, then a new connection",
+        expected="ConnectionRefusedError",
+        got=got,
+        look="sketch/runner.py: serve (server.close())",
+    )
+    reply = await conn.read_response()
+    expect(
+        reply.status == 200,
+        "closing the listening socket must not touch the connections already open: the "
+        "request in flight still gets its answer",
+        sent=conn.sent + b" ... then SIGTERM",
+        expected="200 OK",
+        got=reply.summary(),
+        look=LOOK_DRAIN,
+    )
+    await conn.close()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_at_once_on_sigterm(start):
+    server, _ = start()
+    async with await Connection.open(server) as idle:
+        await idle.send(get("/hello"))
+        await idle.read_response()  # now it waits, kept alive, for a request that never comes
+        busy = await slow_request_running(server, ms=600)
+        server.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        closed = await idle.is_closed(timeout=0.5)
+        took = time.monotonic() - started
+        expect(
+            closed,
+            "an idle keep-alive connection has nothing in flight: on SIGTERM close it "
+            "right away, do not wait for the keep-alive timeout nor for other connections",
+            sent=idle.sent + b" (answered), then SIGTERM while another request ran",
+            expected="the idle connection closed within 0.5 s",
+            got=f"closed after {took:.2f} s" if closed else "still open after 0.5 s",
+            look=f"{LOOK_SHUTDOWN} (no worker: close now)",
+        )
+        reply = await busy.read_response()
+        expect(
+            reply.status == 200,
+            "meanwhile the busy connection finishes its request",
+            sent=busy.sent,
+            expected="200 OK",
+            got=reply.summary(),
+            look=LOOK_DRAIN,
+        )
+        await busy.close()
+
+
+async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(start, tmp_path):
+    server, marker = start(shutdown_timeout=0.3)
+    conn = await slow_request_running(server, ms=30_000)
+    server.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = await exit_code(server)
+    took = time.monotonic() - started
+    expect(
+        code == 0 and took < 2.0,
+        "with --shutdown-timeout 0.3, a handler still running 0.3 s after the signal is "
+        "given up on: the process must exit soon after, with code 0",
+        sent=conn.sent + b" (a 30 s handler), then SIGTERM",
+        expected="exit code 0 within about 0.3 s",
+        got=f"still running after {took:.1f} s" if code is None else f"exit {code} in {took:.2f} s",
+        look=f"{LOOK_DRAIN} (a bounded wait, then abort())",
+    )
+    recorded = events(marker)
+    want = ["handler started (30000 ms)", "handler cancelled", "shutdown hook", "cleanup hook"]
+    expect(
+        recorded == want,
+        "the handler that ran too long is cancelled (it sees CancelledError), and has "
+        "unwound before the shutdown and cleanup hooks run (they may close what it uses)",
+        sent="SIGTERM, shutdown timeout 0.3 s, handler of 30 s",
+        expected=want,
+        got=recorded,
+        look=f"sketch/protocol.py: HttpProtocol.abort and {LOOK_DRAIN} (wait for the workers)",
+    )
+    rest = await conn.read_until_close(timeout=1.0)
+    expect(
+        rest == b"",
+        "the client of the cancelled handler sees the connection close, with no response",
+        sent=conn.sent,
+        expected="the connection closed, nothing written",
+        got=rest,
+        look="sketch/protocol.py: HttpProtocol.abort",
+    )
+    await conn.close()
+
+
+async def test_shutdown_and_cleanup_hooks_run_after_the_requests_in_flight(start):
+    server, marker = start()
+    conn = await slow_request_running(server, ms=200)
+    server.send_signal(signal.SIGTERM)
+    await conn.read_response()
+    await conn.close()
+    code = await exit_code(server)
+    want = ["handler started (200 ms)", "handler done", "shutdown hook", "cleanup hook"]
+    expect(
+        code == 0 and events(marker) == want,
+        "on SIGTERM: finish the requests in flight, then run the on_shutdown hooks, then "
+        "the on_cleanup hooks (a database pool must outlive the last handler using it)",
+        sent="GET /slow?ms=200, then SIGTERM",
+        expected=f"exit code 0 and the marker file {want}",
+        got=f"exit code {code}, marker file {events(marker)}",
+        look="sketch/runner.py: serve (drain first, then app.shutdown(), app.cleanup())",
+    )
+
+
+async def test_a_second_signal_during_shutdown_stops_at_once(start):
+    server, marker = start(shutdown_timeout=30)
+    conn = await slow_request_running(server, ms=30_000)
+    mark = server.output.total
+    server.send_signal(signal.SIGTERM)
+    await server_output(server, mark, "Shutting down")
+    server.send_signal(signal.SIGINT)  # Ctrl-C: "I said stop"
+    started = time.monotonic()
+    code = await exit_code(server)
+    took = time.monotonic() - started
+    expect(
+        code == 0 and took < 2.0,
+        "a second signal while waiting for requests in flight means: do not wait any "
+        "longer; abort them, run the hooks, exit 0",
+        sent="SIGTERM, then SIGINT while a 30 s handler ran (shutdown timeout 30 s)",
+        expected="exit code 0 within a moment of the second signal",
+        got=f"still running after {took:.1f} s" if code is None else f"exit {code} in {took:.2f} s",
+        look=f"{LOOK_DRAIN} (wait for all closed OR the stop event)",
+    )
+    expect(
+        {"shutdown hook", "cleanup hook"} <= set(events(marker)),
+        "even a hurried stop runs the shutdown and cleanup hooks",
+        sent="SIGTERM, then SIGINT",
+        expected="`shutdown hook` and `cleanup hook` in the marker file",
+        got=events(marker),
+        look="sketch/runner.py: serve",
+    )
+    await conn.close()
