@@ -86,6 +86,7 @@ def recover(root: Path = manifest.ROOT) -> str | None:
     if new.exists() or new.is_symlink():
         if entry["kind"] == "dir" and target.exists() and not old.exists():
             os.replace(target, old)
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(new, target)
     _remove(old)
     path.unlink()
@@ -142,10 +143,14 @@ def replace_tree(root: Path, target: Path, files: Files, why: str) -> None:
     tick("journal removed")
 
 
-def replace_file(root: Path, target: Path, file: File | None, why: str) -> None:
-    """Make the one file TARGET hold FILE (or not exist, for None), atomically."""
+def replace_file(root: Path, target: Path, file: File | None, why: str, beside: Path) -> None:
+    """Make the one file TARGET hold FILE (or not exist, for None), atomically.
+
+    The new file is written in BESIDE (the stage folder, outside sketch/, on the same file
+    system), so sketch/ never holds a half-written or stray file.
+    """
     recover(root)
-    new = target.with_name(f".{target.name}{NEW_SUFFIX}")
+    new = beside / f".{PACKAGE}-file{NEW_SUFFIX}"
     rel = {k: p.relative_to(root).as_posix() for k, p in (("target", target), ("new", new))}
     rel["old"] = rel["new"] + ".unused"
     _write_journal(root, {"kind": "file", "phase": "staging", "why": why, **rel})
@@ -157,6 +162,7 @@ def replace_file(root: Path, target: Path, file: File | None, why: str) -> None:
         _write_file(new, file)
         tick(f"wrote {new.name}")
         _write_journal(root, {"kind": "file", "phase": "ready", "why": why, **rel})
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(new, target)
         checkpoints._fsync_dir(target.parent)
         tick(f"moved {target.name} in")
@@ -271,7 +277,7 @@ def _swap_in(stage: Stage, new: Files, why: str, root: Path, only: str | None = 
         return SwapResult(stage, None, False, git, False, why)
     made = checkpoints.backup(stage, f"before {why}", root, tick=tick)
     if only:
-        replace_file(root, target / only, new.get(only), why)
+        replace_file(root, target / only, new.get(only), why, beside=stage.step_dir(root))
     else:
         replace_tree(root, target, new, why)
     return SwapResult(stage, made.name, made.created, made.git, True, why)

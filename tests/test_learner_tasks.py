@@ -1,0 +1,185 @@
+"""The learner's tasks, run as a learner runs them (`invoke ...` in a clone)."""
+
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import invoke
+from tests.learner_helpers import env_for, git, make_learner_work, stage, without_git
+from workshop import checkpoints
+from workshop.manifest import stages
+
+
+def put_solution_in_by_hand(root: Path) -> None:
+    mine = root / "steps" / "01_echo" / "sketch"
+    for path in (root / "solutions" / "01_echo" / "sketch").glob("*.py"):
+        shutil.copy2(path, mine / path.name)
+    with open(mine / "protocol.py", "a", encoding="utf-8") as f:
+        f.write("# written by me\n")
+
+
+def test_check_creates_the_checkpoint_tag_once_on_the_first_pass(clone: Path):
+    put_solution_in_by_hand(clone)
+    first = invoke(clone, "check", "01")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Checkpoint: git tag checkpoint/01_echo" in first.stdout
+    assert "Next: stage 02_parsing" in first.stdout
+    tagged = git(clone, "rev-parse", "checkpoint/01_echo").strip()
+    shown = git(clone, "show", "checkpoint/01_echo:steps/01_echo/sketch/protocol.py")
+    assert shown.endswith("# written by me\n")
+
+    with open(clone / "steps/01_echo/sketch/protocol.py", "a", encoding="utf-8") as f:
+        f.write("# later\n")
+    again = invoke(clone, "check", "01")
+    assert again.returncode == 0
+    assert "Checkpoint" not in again.stdout
+    assert git(clone, "rev-parse", "checkpoint/01_echo").strip() == tagged
+    diff = invoke(clone, "diff", "01", "--against", "checkpoint")
+    assert "+# later" in diff.stdout
+
+
+def test_a_pass_with_the_reference_swapped_in_makes_no_checkpoint(clone: Path):
+    solved = invoke(clone, "solve", "01")
+    assert "backup/01_echo/1" in solved.stdout
+    assert "invoke restore 01_echo --backup 1" in solved.stdout
+    assert "invoke diff 01_echo --against backup" in solved.stdout
+    checked = invoke(clone, "check", "01")
+    assert checked.returncode == 0
+    assert "no checkpoint was recorded" in checked.stdout
+    assert not checkpoints.has_checkpoint(stage(clone), clone)
+    # The pass moved the current stage on; `invoke restore` still means stage 01.
+    restored = invoke(clone, "restore")
+    assert "steps/01_echo/sketch/ is back as it was in backup/01_echo/1" in restored.stdout
+
+
+def test_hint_walks_through_the_hints_and_remembers_them(clone: Path):
+    total = len(stage(clone).hints)
+    assert total >= 2, "stage 01 should have hints in stages.toml"
+    first = invoke(clone, "hint", "01")
+    assert f"Hint 1 of {total}" in first.stdout
+    assert f"{total - 1} more hint" in first.stdout
+    second = invoke(clone, "hint", "01")
+    assert f"Hint 2 of {total}" in second.stdout
+    every = invoke(clone, "hint", "01", "--all")
+    assert all(f"Hint {n} of {total}" in every.stdout for n in range(1, total + 1))
+    past_the_end = invoke(clone, "hint", "01")
+    assert f"Hint {total} of {total}" in past_the_end.stdout
+    assert "That was the last hint" in past_the_end.stdout
+
+
+def test_progress_shows_passes_swaps_hints_and_checkpoints(clone: Path):
+    put_solution_in_by_hand(clone)
+    assert invoke(clone, "check", "01").returncode == 0
+    invoke(clone, "hint", "01")
+    invoke(clone, "solve", "02", "--file", "parser.py")
+    table = invoke(clone, "progress").stdout
+    ids = [s.id for s in stages(clone)]
+    rows = {word: line for line in table.splitlines() for word in line.split() if word in ids}
+    assert "passed" in rows["01_echo"] and "checkpoint/01_echo" in rows["01_echo"]
+    assert f"1/{len(stage(clone).hints)}" in rows["01_echo"]
+    assert "parser.py" in rows["02_parsing"] and "▶" in rows["02_parsing"]
+    assert "not started" in rows["03_responses"]
+    assert "1 of 10 stages passed" in table
+
+
+def test_next_names_the_lesson_the_first_todo_and_the_command(clone: Path):
+    said = invoke(clone, "next").stdout.strip()
+    assert said.startswith("01_echo (")
+    assert "steps/01_echo/README.md" in said
+    assert "steps/01_echo/sketch/protocol.py:" in said
+    assert said.endswith("then run invoke check.")
+
+
+def test_goto_moves_the_current_stage_without_touching_any_folder(clone: Path):
+    before = git(clone, "status", "--porcelain", "--", "steps")
+    moved = invoke(clone, "goto", "03")
+    assert "current stage is now 03_responses" in moved.stdout
+    assert "03_responses (" in invoke(clone, "next").stdout
+    assert git(clone, "status", "--porcelain", "--", "steps") == before
+
+
+def test_diff_shows_your_changes_against_the_skeleton_and_the_solution(clone: Path):
+    make_learner_work(clone)
+    against_skeleton = invoke(clone, "diff", "01", "--against", "skeleton").stdout
+    assert "+# my attempt, no newline at the end" in against_skeleton
+    assert "\\ No newline at end of file" in against_skeleton
+    assert "Binary files /dev/null and steps/01_echo/sketch/logo.bin differ" in against_skeleton
+    against_solution = invoke(clone, "diff", "01").stdout
+    assert "--- solutions/01_echo/sketch/protocol.py" in against_solution
+    assert "-        self.transport.write(data)" in against_solution
+    bad = invoke(clone, "diff", "01", "--against", "yesterday")
+    assert bad.returncode == 2 and "solution, skeleton, checkpoint" in bad.stderr
+
+
+def test_help_of_solve_explains_each_flag(clone: Path):
+    shown = invoke(clone, "--help", "solve").stdout
+    assert "--file" in shown and "swap in only this module" in shown
+    assert "--step" in shown and "your current stage" in shown
+
+
+def test_without_git_the_tasks_say_where_backups_are_kept(clone: Path, tmp_path: Path):
+    root = without_git(clone, tmp_path / "archive")
+    solved = invoke(root, "solve", "01")
+    assert "not a git repo" in solved.stdout
+    listed = invoke(root, "backups", "01").stdout
+    assert "backup/01_echo/1" in listed and ".workshop/backups/" in listed
+    assert invoke(root, "restore", "01").returncode == 0
+
+
+def test_a_task_run_repairs_a_swap_that_was_killed_half_way(clone: Path):
+    code = "from workshop import manifest, swap; from pathlib import Path; root = Path.cwd(); "
+    code += "swap.solve(manifest.find('01_echo', root), root=root)"
+    killed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=clone,
+        env=env_for(clone, WORKSHOP_FAULT_AFTER="9"),  # after the old tree moved aside
+        timeout=30,
+    )
+    assert killed.returncode < 0
+    assert not (clone / "steps/01_echo/sketch").exists()
+    repaired = invoke(clone, "progress")
+    assert "An interrupted swap of steps/01_echo/sketch was completed" in repaired.stderr
+    assert (clone / "steps/01_echo/sketch/protocol.py").exists()
+
+
+def test_watch_reruns_check_when_a_file_of_the_stage_changes(clone: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "watch", "01"],
+        cwd=clone,
+        env=env_for(clone, WORKSHOP_WATCH_RUNS="2", WORKSHOP_WATCH_IDLE="20"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def runs() -> int:
+        while not lines.empty():
+            seen.append(lines.get())
+        return sum("Watching steps/01_echo/ for changes" in line for line in seen)
+
+    try:
+        deadline = time.monotonic() + 30
+        while runs() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runs() == 1, "the first check never finished:\n" + "".join(seen)
+        target = clone / "steps/01_echo/sketch/protocol.py"
+        # The watcher may start a moment after the line above: touch until it notices.
+        while runs() < 2 and time.monotonic() < deadline:
+            target.write_text(target.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+            time.sleep(0.3)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert runs() == 2, "".join(seen)
+    headers = [line for line in seen if re.match(r"\d\d:\d\d:\d\d invoke check 01_echo", line)]
+    assert len(headers) == 2, "".join(seen)
