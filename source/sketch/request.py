@@ -43,8 +43,11 @@ class Request:
     @cached_property
     def url(self) -> URL:
         """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
-        #: todo 03 Build a yarl.URL from the raw target bytes (use encoded=True: it is on the wire).
-        return URL(self.raw.target.decode("latin-1"), encoded=True)
+        #: todo 03 Split the target at "?" and URL.build(path=..., query_string=..., encoded=True).
+        # Built from its parts, not parsed: URL("//about") would read "about" as a host name.
+        # encoded=True: the bytes are as they came off the wire, still percent-encoded.
+        path, _, query = self.raw.target.decode("latin-1").partition("?")
+        return URL.build(path=path, query_string=query, encoded=True)
         #: end
 
     @property

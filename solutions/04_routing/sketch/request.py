@@ -33,7 +33,10 @@ class Request:
     @cached_property
     def url(self) -> URL:
         """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
-        return URL(self.raw.target.decode("latin-1"), encoded=True)
+        # Built from its parts, not parsed: URL("//about") would read "about" as a host name.
+        # encoded=True: the bytes are as they came off the wire, still percent-encoded.
+        path, _, query = self.raw.target.decode("latin-1").partition("?")
+        return URL.build(path=path, query_string=query, encoded=True)
 
     @property
     def path(self) -> str:

@@ -29,9 +29,9 @@ class Request:
     @cached_property
     def url(self) -> URL:
         """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
-        # TODO(03_responses): Build a yarl.URL from the raw target bytes (use encoded=True: it is on the wire).
+        # TODO(03_responses): Split the target at "?" and URL.build(path=..., query_string=..., encoded=True).
         raise NotImplementedError(
-            "03_responses: sketch/request.py: Request.url: Build a yarl.URL from the raw target bytes (use encoded=True: it is on the wire)."
+            '03_responses: sketch/request.py: Request.url: Split the target at "?" and URL.build(path=..., query_string=..., encoded=True).'
         )
 
     @property

@@ -44,6 +44,19 @@ def test_url_is_a_yarl_url_of_the_target():
     )
 
 
+def test_a_path_starting_with_two_slashes_stays_a_path():
+    request = make_request(b"//about?x=1")
+    got = (request.path, request.query.get("x"))
+    expect(
+        got == ("//about", "1"),
+        "a request-target is a path: `//about` must not be read as a host name",
+        sent=b"GET //about?x=1 HTTP/1.1",
+        expected="('//about', '1')",
+        got=repr(got),
+        look="sketch/request.py: Request.url (URL.build from path and query, not URL(target))",
+    )
+
+
 def test_path_is_percent_decoded_and_raw_path_is_not():
     request = make_request(b"/users/J%C3%BCrgen/%7Ehome")
     got = (request.path, request.raw_path)
