@@ -36,9 +36,10 @@ function resultCell(result) {
     td.title = `passed: ${result.passed} tests`;
     return td;
   }
-  const td = el("td", `✗ ${result.passed}/${result.passed + result.failed}`, "failing");
+  const td = el("td", "✗", "failing");
   const test = result.test || "(no test named)";
-  td.title = `${test}\nfailing for ${minutes(result.failing_for)}`;
+  const counts = `${result.passed} passed, ${result.failed} failed`;
+  td.title = `${test}\n${counts}; failing for ${minutes(result.failing_for)}`;
   return td;
 }
 
