@@ -216,14 +216,17 @@ def backups(c, step=None):
         out.print(f"Stage {stage.id} has no backups yet (solve, restore and reset make them).")
         return
     git = checkpoints.uses_git(ROOT)
-    table = Table("backup", "taken", "why", title=f"backups of {stage.id}")
+    table = Table("backup", "taken", "why", title=f"backups of {stage.id}", box=box.SIMPLE)
     for snapshot in found:
         table.add_row(snapshot.name, snapshot.when.replace("T", " ")[:19], snapshot.reason)
     out.print(table)
     if not git:
         out.print("They are kept under [path].workshop/backups/[/] (not a git repository).")
-    last = found[-1].number
-    out.print(f"Bring one back: [cmd]invoke restore {stage.id} --backup {last}[/]")
+    usual = checkpoints.find_backup(stage, None, ROOT).number
+    out.print(
+        f"Bring one back: [cmd]invoke restore {stage.id} --backup N[/] "
+        f"(with no --backup: {usual}, the newest not made by restore)"
+    )
 
 
 @task(positional=["step"], help={"step": STEP_HELP})
