@@ -74,7 +74,15 @@ def graded(shipped, tmp_path_factory):
               "GITHUB_OUTPUT": str(out / "github-output")}  # fmt: skip
     started = time.monotonic()
     done = run_invoke(
-        shipped, "grade", "--format", "json,junit,github,summary", "--out", str(out), env=github
+        shipped,
+        "grade",
+        "--jobs",
+        "4",
+        "--format",
+        "json,junit,github,summary",
+        "--out",
+        str(out),
+        env=github,
     )
     return done, out, time.monotonic() - started
 
