@@ -11,7 +11,9 @@ import httpx
 
 from board.testing import BoardProcess
 from tests.conftest import invoke
-from workshop import state
+from workshop import board_client, manifest, state
+from workshop.runner import StageRun
+from workshop.runner import TestResult as Result
 
 NOISE = 1.0  # seconds; a report that waited for a hung board would cost POST_TIMEOUT (2 s)
 
@@ -85,3 +87,21 @@ def test_a_hung_board_changes_neither_the_result_nor_the_time_of_a_check(clone):
     assert joined_time < alone_time + NOISE, (
         f"check took {joined_time:.2f} s with a hung board, {alone_time:.2f} s without"
     )
+
+
+def test_a_report_holds_only_the_fields_the_board_may_see(tmp_path):
+    stage = manifest.find("04_routing")
+    run = StageRun(stage, stage.step_dir())
+    run.tests = [
+        Result("t::a", "test_a", "f.py", "pass"),
+        Result("t::b", "test_unknown_path_returns_404", "f.py", "fail", message="secret"),
+    ]
+    sent = board_client.report(stage, run, "Ada")
+    assert set(sent) == {"name", "stage", "passed", "failed", "test", "time"}
+    assert (sent["passed"], sent["failed"]) == (1, 1)
+    assert sent["test"] == "test_unknown_path_returns_404"
+    assert "secret" not in str(sent), "failure messages may hold code: they stay home"
+
+    broken = StageRun(stage, stage.step_dir(), collection_errors=[{"message": "SyntaxError"}])
+    sent = board_client.report(stage, broken, "Ada")
+    assert sent["failed"] == 1 and sent["test"] == "(the tests could not be loaded)"

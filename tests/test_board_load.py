@@ -5,6 +5,7 @@ bounds itself: a fixed number of rounds, every request with a 2-second timeout.
 """
 
 import asyncio
+import os
 import time
 
 import httpx
@@ -13,10 +14,12 @@ from board.testing import BoardProcess
 from workshop import manifest
 
 LEARNERS = 200
-ROUNDS = 3  # posts per learner, one a second: 600 posts in about three seconds
+# Posts per learner, one a second: 600 posts in about three seconds. The issue's minute-long
+# flood is BOARD_LOAD_ROUNDS=60 (12,000 posts); the suite keeps to a few seconds.
+ROUNDS = int(os.environ.get("BOARD_LOAD_ROUNDS", "3"))
 PAGE_EVERY = 0.25  # seconds between the page's polls while the flood runs
 STAGES = [stage.id for stage in manifest.stages()]
-SLOWEST_PAGE = 1.0  # seconds: the page must never wait longer than this for its data
+SLOWEST_PAGE = 2.0  # seconds: the page polls every 2 s; it must never wait longer than that
 
 
 async def learner(http: httpx.AsyncClient, board: BoardProcess, n: int) -> list[str]:
@@ -76,7 +79,7 @@ async def test_two_hundred_learners_posting_every_second_get_no_errors(tmp_path)
     errors = [e for found in results for e in found]
     print(f"{LEARNERS * ROUNDS} posts in {elapsed:.1f} s; page waits: max {max(waits):.3f} s")
     assert not errors, f"{len(errors)} of {LEARNERS * ROUNDS} posts failed: {errors[:5]}"
-    assert elapsed < ROUNDS + 3, f"the flood took {elapsed:.1f} s; the board fell behind"
+    assert elapsed < ROUNDS * 1.1 + 3, f"the flood took {elapsed:.1f} s; the board fell behind"
     assert len(final["learners"]) == LEARNERS
     assert all(row["stages_passed"] == 1 for row in final["learners"])
     assert max(waits) < SLOWEST_PAGE, f"the page waited up to {max(waits):.2f} s for its data"

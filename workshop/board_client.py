@@ -60,7 +60,12 @@ def default_name() -> str:
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         found = ""
-    return (found or getpass.getuser())[:MAX_NAME]
+    if not found:
+        try:
+            found = getpass.getuser()
+        except Exception:  # no login name in some containers
+            found = "learner"
+    return found[:MAX_NAME]
 
 
 def join(url: str, code: str, name: str) -> str:
