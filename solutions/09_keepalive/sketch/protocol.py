@@ -96,17 +96,30 @@ class HttpProtocol(asyncio.Protocol):
         if len(self.queue) >= self.limits.max_pipeline and self.reading:
             self.transport.pause_reading()  # a backlog: let TCP push back on the client
             self.reading = False
-        if self.worker is None:
-            self.stop_timer()
-            self.worker = self.loop.create_task(self.answer_queue())
+        self.start_worker()
 
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
         self.queue.append(rejection)
         self.closing = True
         self.transport.pause_reading()
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        """Make sure one task is answering the queue: at most one per connection."""
         if self.worker is None:
+            self.stop_timer()
             self.worker = self.loop.create_task(self.answer_queue())
+            self.worker.add_done_callback(self.worker_done)
+
+    def worker_done(self, worker: "asyncio.Task[None]") -> None:
+        """A worker that raised is a bug in the server: log it, and drop the connection
+        rather than leave the client waiting for an answer that will never come."""
+        if not worker.cancelled() and worker.exception() is not None:
+            self.loop.call_exception_handler(
+                {"message": "Answering requests failed", "exception": worker.exception()}
+            )
+            self.transport.abort()
 
     async def answer_queue(self) -> None:
         """Answer queued requests in order; end when the queue is empty or we close."""

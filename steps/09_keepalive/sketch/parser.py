@@ -53,9 +53,9 @@ class RequestParser:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
-            if isinstance(error.__context__, RequestRejected):
-                raise error.__context__ from None  # one of our limits, raised in a callback
-            raise
+            # A callback raised: one of our limits (the client's fault, RequestRejected), or a
+            # bug of ours, which must not pass for a malformed request. Raise what it raised.
+            raise (error.__context__ or error) from None
 
     # --- callbacks, called by httptools from inside feed_data ---------------------------
 

@@ -98,9 +98,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_request(self, raw: RawRequest) -> None:
         """A whole request was parsed: queue it, and make sure a worker is answering."""
-        # TODO(09_keepalive): Queue it; pause reading if the queue is full; start self.worker if none runs.
+        # TODO(09_keepalive): Queue it; pause reading if the queue is full; then self.start_worker().
         raise NotImplementedError(
-            "09_keepalive: sketch/protocol.py: HttpProtocol.on_request: Queue it; pause reading if the queue is full; start self.worker if none runs."
+            "09_keepalive: sketch/protocol.py: HttpProtocol.on_request: Queue it; pause reading if the queue is full; then self.start_worker()."
         )
 
     def reject(self, rejection: RequestRejected) -> None:
@@ -108,8 +108,23 @@ class HttpProtocol(asyncio.Protocol):
         self.queue.append(rejection)
         self.closing = True
         self.transport.pause_reading()
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        """Make sure one task is answering the queue: at most one per connection."""
         if self.worker is None:
+            self.stop_timer()
             self.worker = self.loop.create_task(self.answer_queue())
+            self.worker.add_done_callback(self.worker_done)
+
+    def worker_done(self, worker: "asyncio.Task[None]") -> None:
+        """A worker that raised is a bug in the server: log it, and drop the connection
+        rather than leave the client waiting for an answer that will never come."""
+        if not worker.cancelled() and worker.exception() is not None:
+            self.loop.call_exception_handler(
+                {"message": "Answering requests failed", "exception": worker.exception()}
+            )
+            self.transport.abort()
 
     async def answer_queue(self) -> None:
         """Answer queued requests in order; end when the queue is empty or we close."""
