@@ -12,10 +12,6 @@ from invoke import Exit, task
 
 from workshop import board_client, manifest
 from workshop.console import console
-from workshop.tasks import OPTIONAL_POSITIONALS
-
-# `invoke join --leave` needs no address nor code: let the parser leave them out.
-OPTIONAL_POSITIONALS.update({"url", "code"})
 
 
 @task(
