@@ -48,6 +48,7 @@ class HttpProtocol(asyncio.Protocol):
         self.reading = True
         self.closing = False  # answer what is queued, then close
         self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time at which the timer closes us
 
     # --- events from asyncio -----------------------------------------------------------
 
@@ -84,6 +85,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_timer()
+        if self.timer is not None:
+            self.timer.cancel()  # release the protocol now, not when the timer would fire
         self.writable.set()  # release a worker waiting to write, so it can end
         if self.worker is not None:
             self.worker.cancel()  # the client is gone: stop working for it
@@ -199,19 +202,29 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.abort()
 
     # --- timers -----------------------------------------------------------------------
+    # Every request moves the connection's deadline. Cancelling a timer handle and making a
+    # new one each time costs more than a small request itself, so the deadline is just a
+    # number that moves; one handle fires at the earliest deadline ever set and, if the
+    # deadline has moved on since, sets itself again for the new one.
 
     def start_timer(self, seconds: float) -> None:
-        """Close the connection in SECONDS unless something resets the timer."""
-        self.stop_timer()
-        self.timer = self.loop.call_later(seconds, self.on_timeout)
+        """Close the connection in SECONDS, unless the timer is moved or stopped first."""
+        self.deadline = self.loop.time() + seconds
+        if self.timer is None or self.timer.when() > self.deadline:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
 
     def stop_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None  # a handle still pending will find no deadline, and do nothing
 
     def on_timeout(self) -> None:
         self.timer = None
+        if self.deadline is None:
+            return
+        if self.loop.time() < self.deadline:  # moved on meanwhile: wait for the new one
+            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
+            return
         if self.worker is None:
             self.transport.close()
 
