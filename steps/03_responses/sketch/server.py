@@ -13,7 +13,9 @@ async def start_server(
     shared between two clients by accident.
     """
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(protocol_factory, host, port)
+    # backlog: connections the OS queues until we accept them (asyncio's default is 100;
+    # a burst of a thousand clients connecting at once would see some refused).
+    server = await loop.create_server(protocol_factory, host, port, backlog=1024)
     announce(server)
     return server
 
