@@ -12,7 +12,7 @@ import sys
 #: end
 
 #: from 08
-from sketch.exceptions import HTTPNotFound
+from sketch.exceptions import HTTPException, HTTPNotFound
 #: end
 from sketch.app import Application
 #: from 06
@@ -38,7 +38,7 @@ async def echo(request: Request) -> Response:
 async def hello(request: Request) -> Response:
     return Response(text=f"Hello, {request.match_info['name']}!\n")
 #: end
-#: from 06
+#: from 06 to 07
 
 
 async def log_requests(request: Request, handler: Handler) -> Response:
@@ -47,6 +47,20 @@ async def log_requests(request: Request, handler: Handler) -> Response:
     logging.getLogger("sketch.access").info(
         "%s %s -> %d", request.method, request.path, response.status
     )
+    return response
+#: end
+#: from 08
+
+
+async def log_requests(request: Request, handler: Handler) -> Response:
+    """A middleware: log each request with the status it got, raised HTTP errors included."""
+    log = logging.getLogger("sketch.access")
+    try:
+        response = await handler(request)
+    except HTTPException as error:  # a raised 404 is an answer too: log it, pass it on
+        log.info("%s %s -> %d", request.method, request.path, error.status)
+        raise
+    log.info("%s %s -> %d", request.method, request.path, response.status)
     return response
 #: end
 #: from 07 to 07

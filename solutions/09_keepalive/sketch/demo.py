@@ -4,17 +4,20 @@ import logging
 import sys
 
 from sketch.app import Application, Handler
-from sketch.exceptions import HTTPNotFound
+from sketch.exceptions import HTTPException, HTTPNotFound
 from sketch.request import Request
 from sketch.response import Response, json_response
 
 
 async def log_requests(request: Request, handler: Handler) -> Response:
-    """A middleware: log each request with the status it got."""
-    response = await handler(request)
-    logging.getLogger("sketch.access").info(
-        "%s %s -> %d", request.method, request.path, response.status
-    )
+    """A middleware: log each request with the status it got, raised HTTP errors included."""
+    log = logging.getLogger("sketch.access")
+    try:
+        response = await handler(request)
+    except HTTPException as error:  # a raised 404 is an answer too: log it, pass it on
+        log.info("%s %s -> %d", request.method, request.path, error.status)
+        raise
+    log.info("%s %s -> %d", request.method, request.path, response.status)
     return response
 
 

@@ -175,6 +175,7 @@ async def test_debug_app_shows_the_traceback_on_the_500_page(serve):
 
 
 async def test_demo_welcomes_known_users_and_404s_others(server):
+    mark = server.output.total
     for path, status, text in [
         ("/alice", 200, "Welcome, Alice Liddell!\n"),
         ("/nobody", 404, "No user 'nobody' here.\n"),
@@ -190,3 +191,13 @@ async def test_demo_welcomes_known_users_and_404s_others(server):
             got=reply.summary(),
             look=LOOK_HANDLE,
         )
+    log = await asyncio.to_thread(wait_for_output, server, "GET /nobody -> 404", mark)
+    expect(
+        "GET /nobody -> 404" in log,
+        "the demo's logging middleware logs raised HTTP errors too: the 404 passes through "
+        "it as an exception, which it catches, logs and raises again",
+        sent=get("/nobody"),
+        expected="`GET /nobody -> 404` in the server's log",
+        got=log.strip()[-500:] or "(nothing printed)",
+        look="sketch/demo.py: log_requests",
+    )
