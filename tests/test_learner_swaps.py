@@ -159,3 +159,20 @@ def test_without_git_solve_restore_and_reset_keep_backups_as_files(clone: Path, 
     assert folder_files(root) == shipped
     swap.restore(stage(root), root=root)
     assert folder_files(root) == between
+
+
+def test_without_git_a_checkpoint_is_a_folder_made_once(clone: Path, tmp_path: Path):
+    root = without_git(clone, tmp_path / "archive")
+    make_learner_work(root)
+    mine = folder_files(root)
+    assert checkpoints.make_checkpoint(stage(root), root)
+    assert (root / ".workshop/checkpoints/01_echo/files/sketch/logo.bin").exists()
+    (root / "steps/01_echo/sketch/empty.py").write_text("# later\n", encoding="utf-8")
+    assert not checkpoints.make_checkpoint(stage(root), root), "a checkpoint is never moved"
+    assert checkpoints.read_checkpoint(stage(root), root) == mine
+
+
+def test_untouched_means_byte_for_byte_the_shipped_skeleton(clone: Path):
+    assert swap.is_untouched(stage(clone), clone)
+    (clone / "steps/01_echo/sketch/extra.py").write_bytes(b"")
+    assert not swap.is_untouched(stage(clone), clone)

@@ -193,6 +193,19 @@ def reference_in_place(stage: Stage, root: Path = manifest.ROOT) -> bool:
     return bool(ref) and learner_sketch(stage, root) == ref
 
 
+def is_untouched(stage: Stage, root: Path = manifest.ROOT) -> bool:
+    """True when the learner's sketch/ is exactly the shipped skeleton (checked by the lock)."""
+    prefix = f"steps/{stage.id}/{PACKAGE}/"
+    wanted = {r[len(prefix) :]: sha for r, sha in build.read_lock(root).items()
+              if r.startswith(prefix)}  # fmt: skip
+    mine = learner_sketch(stage, root)
+    return (
+        bool(wanted)
+        and set(mine) == set(wanted)
+        and all(build.digest(mine[name].data) == sha for name, sha in wanted.items())
+    )
+
+
 def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
     """The stage's sketch/ exactly as shipped (the bytes `workshop.lock` records).
 

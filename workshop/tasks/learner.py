@@ -305,13 +305,16 @@ def compare_with(stage: Stage, against: str, backup: str | None = None, root: Pa
         "step": STEP_HELP,
         "against": "compare with: solution (default), skeleton, checkpoint (your last pass) "
         "or backup",
-        "backup": "with --against backup: which one, e.g. 3 (default: the newest)",
+        "backup": "compare with this backup, e.g. 3 (with --against backup and no --backup: "
+        "the newest not made by restore)",
     },
 )
 def diff(c, step=None, against="solution", backup=None):
     """Show a unified diff of your sketch/ against the reference, skeleton or checkpoint."""
     stage = pick_stage(step)
     out = console()
+    if backup and against == "solution":
+        against = "backup"  # naming a backup says what to compare with
     if against not in AGAINST:
         raise Exit(f"--against must be one of: {', '.join(AGAINST)}", code=2)
     try:
@@ -343,11 +346,7 @@ def stage_status(stage: Stage, saved: state.State, root: Path = ROOT) -> str:
         return "not written"
     if state.current_stage(root).id == stage.id:
         return "in progress"
-    try:
-        untouched = swap.learner_sketch(stage, root) == swap.skeleton(stage, root)
-    except LookupError:
-        untouched = False
-    return "not started" if untouched else "in progress"
+    return "not started" if swap.is_untouched(stage, root) else "in progress"
 
 
 def reference_cell(stage: Stage, root: Path = ROOT) -> str:
