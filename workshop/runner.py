@@ -163,6 +163,11 @@ def run_stage(
             _kill_group(proc)
             out, _ = proc.communicate()
             run.timed_out = True
+        except KeyboardInterrupt:
+            # pytest runs in a session of its own, so Ctrl-C does not reach it: stop it here.
+            _kill_group(proc)
+            proc.wait()
+            raise
         run.duration = time.monotonic() - started
         run.exit_code = proc.returncode
         run.output = (out or b"").decode("utf-8", "replace")[-20000:]
