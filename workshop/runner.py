@@ -139,6 +139,8 @@ def run_stage(
             "-p", "workshop.report", "--report-json", str(report),
             "--sketch-dir", str(sketch_dir),
             "-p", "no:cacheprovider",
+            # Plugins no stage test uses; hypothesis's alone costs ~0.6 s of imports a run.
+            "-p", "no:hypothesispytest", "-p", "no:anyio",
             "-v" if verbose else "-q",
             *(["-x"] if first_failure else []),
             *pytest_args,
