@@ -92,7 +92,7 @@ def report_failure(stage: Stage, run: StageRun) -> None:
     failure = run.first_failure
     if failure is not None:
         out.print(f"[bold]{failure.name}[/]", markup=True)
-        out.print(_indent(failure.message or "(no message)"), markup=False)
+        out.print(_indent(_short(failure.message or "(no message)", run)), markup=False)
         where = run.where_to_look()
         if failure.output and not (where and where.todo):
             out.print("\n[dim]The server printed:[/]")
@@ -114,6 +114,18 @@ def report_failure(stage: Stage, run: StageRun) -> None:
         f"[cmd]invoke solve {stage.id}[/] (your work is backed up). "
         "More detail: [cmd]--verbose[/]."
     )
+
+
+def _short(message: str, run: StageRun, most: int = 25) -> str:
+    """The failure's message without a wall of traceback: the TODO line sums it up."""
+    where = run.where_to_look()
+    if where is not None and where.todo and "Its last output:" in message:
+        head = message.split("Its last output:")[0].rstrip()
+        return f"{head}\nIt stopped at a TODO (below); `--verbose` shows its whole output."
+    lines = message.splitlines()
+    if len(lines) > most:
+        lines = [*lines[:most], f"... {len(lines) - most} more lines: `--verbose` shows them"]
+    return "\n".join(lines)
 
 
 def _indent(text: str, prefix: str = "  ") -> str:

@@ -57,8 +57,21 @@ _TODO = re.compile(r"#\s*TODO\((?P<stage>[^)]+)\):\s*(?P<text>.*)")
 
 
 def first_todo(stage: Stage, root: Path = ROOT) -> tuple[str, int, str] | None:
-    """(file, line, text) of the first open `TODO(NN_name)` in the stage's sketch/."""
+    """(file, line, text) of the open `TODO(NN_name)` to do first in the stage's sketch/.
+
+    "First" follows the lesson: its TODO list is the order the stage is meant to be built
+    in (and the order its tests fail in). A TODO the lesson does not name comes after.
+    """
     folder = stage.step_dir(root) / swap.PACKAGE
+    try:
+        lesson = stage.lesson(root).read_text(encoding="utf-8")
+    except OSError:
+        lesson = ""
+    # Every lesson has a "## Your TODOs" section with a numbered list: rank by that list.
+    section = lesson[lesson.find("## Your TODO") :].split("\n## ", 2)[:2]
+    items = re.findall(r"^\d+\. .*(?:\n {3}.*)*", "\n## ".join(section), flags=re.MULTILINE)
+    lesson = "\n".join(items) or lesson
+    found_todos = []
     for path in sorted(folder.rglob("*.py")):
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -67,8 +80,19 @@ def first_todo(stage: Stage, root: Path = ROOT) -> tuple[str, int, str] | None:
         for number, line in enumerate(lines, start=1):
             found = _TODO.search(line)
             if found and found["stage"] == stage.id:
-                return path.relative_to(root).as_posix(), number, found["text"].strip()
-    return None
+                function = _FUNCTION.search(" ".join(lines[number : number + 3]))
+                name = function["name"].rsplit(".", 1)[-1] if function else ""
+                named = re.search(rf"[`.]{re.escape(name)}`", lesson) if name else None
+                rank = named.start() if named else len(lesson) + len(found_todos)
+                found_todos.append((rank, path.relative_to(root).as_posix(), number, found))
+    if not found_todos:
+        return None
+    _, file, number, found = min(found_todos, key=lambda todo: todo[0])
+    return file, number, found["text"].strip()
+
+
+# The function a TODO's stub names: "NN_name: sketch/router.py: UrlDispatcher.resolve: ..."
+_FUNCTION = re.compile(r"sketch/[\w/]+\.py: (?P<name>[\w.]+):")
 
 
 @task
