@@ -9,9 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import invoke
 from tests.learner_helpers import env_for, git, make_learner_work, stage, without_git
-from workshop import checkpoints
+from workshop import checkpoints, manifest
 from workshop.manifest import stages
 
 
@@ -91,8 +93,28 @@ def test_next_names_the_lesson_the_first_todo_and_the_command(clone: Path):
     said = invoke(clone, "next").stdout.strip()
     assert said.startswith("01_echo (")
     assert "steps/01_echo/README.md" in said
-    assert "steps/01_echo/sketch/protocol.py:" in said
+    assert "steps/01_echo/sketch/server.py:" in said, "the lesson's first TODO: start_server"
     assert said.endswith("then run invoke check.")
+
+
+@pytest.mark.parametrize("stage", manifest.stages(), ids=lambda s: s.id)
+def test_next_points_at_the_first_todo_of_the_lessons_list(stage):
+    from workshop.tasks.learner import first_todo
+
+    lesson = stage.lesson().read_text(encoding="utf-8")
+    todo_list = lesson[lesson.index("## Your TODO") :]
+    first_item = re.search(r"^1\. .*$", todo_list, flags=re.MULTILINE)
+    assert first_item, f"{stage.id}'s lesson has no numbered TODO list"
+    # The item names its file, or the list's introduction does ("All in sketch/protocol.py").
+    named = re.search(r"sketch/[\w/]+\.py", first_item[0]) or re.search(
+        r"sketch/[\w/]+\.py", todo_list[: first_item.start()]
+    )
+    assert named, f"{stage.id}'s first TODO item names no file"
+    found = first_todo(stage)
+    assert found is not None
+    assert found[0] == f"steps/{stage.id}/{named[0]}", (
+        f"invoke next would open {found[0]}, but the lesson starts with {named[0]}"
+    )
 
 
 def test_goto_moves_the_current_stage_without_touching_any_folder(clone: Path):
