@@ -9,19 +9,16 @@ Bounded and reproducible: a fixed number of examples, derandomized, no example d
 
 import re
 import socket
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.reference import running_reference
 from workshop.server import ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "solutions" / "10_shutdown"
 QUIET = 0.05  # seconds of silence after which a connection with nothing half-sent is done
 STALL = 2.0  # seconds a response begun may take to finish
-BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")
 
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5]\d\d [\x20-\x7e]*")
 HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+: [\x20-\x7e\x80-\xff]*")
@@ -78,15 +75,7 @@ hostile_bytes = st.one_of(st.binary(min_size=1, max_size=300), mutated_requests(
 
 @pytest.fixture(scope="module")
 def server():
-    process = ServerProcess(REFERENCE)  # the reference's own demo app
-    process.start()
-    yield process
-    alive = process.alive()
-    log = process.output.since(0)
-    process.kill()
-    assert alive, f"the server died:\n{process.describe_death()}"
-    bad = [line for line in log.splitlines() if any(word in line for word in BAD_LOG_LINES)]
-    assert not bad, "the server's log shows a callback or task that failed:\n" + "\n".join(bad)
+    yield from running_reference()  # the reference's own demo app
 
 
 def split_responses(data: bytes, head: bool = False) -> tuple[list[bytes], bytes]:

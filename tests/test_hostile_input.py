@@ -11,33 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from workshop.server import ServerProcess
+from tests.reference import failures_logged, running_reference
 from workshop.testing import Connection, Reply, expect, get, request, server_output
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "solutions" / "10_shutdown"
 HEADER_TIMEOUT = 0.3
-BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")
 
 pytestmark = pytest.mark.timeout(15)
 
 
 @pytest.fixture(scope="module")
 def server():
-    process = ServerProcess(
-        REFERENCE,
+    yield from running_reference(
         "hostile_app:make_app",
         ("--header-timeout", str(HEADER_TIMEOUT)),
         extra_path=[Path(__file__).resolve().parent],
     )
-    process.start()
-    yield process
-    alive = process.alive()
-    log = process.output.since(0)
-    process.kill()
-    assert alive, f"the server died:\n{process.describe_death()}"
-    bad = [line for line in log.splitlines() if any(word in line for word in BAD_LOG_LINES)]
-    assert not bad, "the server's log shows a callback or task that failed:\n" + "\n".join(bad)
 
 
 async def still_serving(server) -> None:
@@ -223,7 +211,7 @@ async def test_a_client_that_disconnects_while_its_handler_runs_cancels_it_quiet
     )
     await still_serving(server)
     log = server.output.since(mark)
-    bad = [line for line in log.splitlines() if any(word in line for word in BAD_LOG_LINES)]
+    bad = failures_logged(log)
     expect(
         not bad and "Traceback" not in log,
         "a cancelled handler is no error: nothing to log, no write to a closed transport",

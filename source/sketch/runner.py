@@ -41,13 +41,55 @@ async def serve(app: Application, host: str, port: int) -> None:
 def run_app(app: Application, *, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
     asyncio.run(serve(app, host, port))
+#: end
+#: from 09
+def run_app(
+    app: Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    #: from 10
+    shutdown_timeout: float = 60.0,
+    #: end
+    keepalive_timeout: float = 75.0,
+    header_timeout: float = 15.0,
+) -> None:
+    #: to 09
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
+    #: end
+    #: from 10
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
+
+    Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
+    stops at once.
+    """
+    #: end
+    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    #: to 09
+    asyncio.run(serve(app, host, port, limits))
+    #: end
+    #: from 10
+    asyncio.run(serve(app, host, port, limits, shutdown_timeout))
+    #: end
+#: end
+#: from 07 to 09
 
 
+#: to 08
 async def serve(app: Application, host: str, port: int) -> None:
+#: end
+#: from 09
+async def serve(app: Application, host: str, port: int, limits: Limits) -> None:
+#: end
     #: todo 07 Run startup hooks, serve until a signal, then close and run shutdown and cleanup.
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
+    #: to 08
     server = await start_server(lambda: HttpProtocol(app), host, port)
+    #: end
+    #: from 09
+    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
+    #: end
     try:
         await stop.wait()
     finally:
@@ -56,48 +98,7 @@ async def serve(app: Application, host: str, port: int) -> None:
         await app.cleanup()
     #: end
 #: end
-#: from 09 to 09
-def run_app(
-    app: Application,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    keepalive_timeout: float = 75.0,
-    header_timeout: float = 15.0,
-) -> None:
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
-    asyncio.run(serve(app, host, port, limits))
-
-
-async def serve(app: Application, host: str, port: int, limits: Limits) -> None:
-    await app.startup()  # before the first connection: a failing hook stops us here
-    stop = stop_event()
-    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
-    try:
-        await stop.wait()
-    finally:
-        server.close()
-        await app.shutdown()
-        await app.cleanup()
-#: end
 #: from 10
-def run_app(
-    app: Application,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    shutdown_timeout: float = 60.0,
-    keepalive_timeout: float = 75.0,
-    header_timeout: float = 15.0,
-) -> None:
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
-
-    Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
-    stops at once.
-    """
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
-    asyncio.run(serve(app, host, port, limits, shutdown_timeout))
 
 
 async def serve(

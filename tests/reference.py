@@ -1,0 +1,34 @@
+"""The final reference server, run for the workshop's own tests of hostile input and fuzzing."""
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from workshop.manifest import ROOT
+from workshop.server import ServerProcess
+
+REFERENCE = ROOT / "solutions" / "10_shutdown"
+
+# Lines asyncio logs when a callback or task failed: none may appear, whatever was sent.
+BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")
+
+
+def failures_logged(log: str) -> list[str]:
+    return [line for line in log.splitlines() if any(word in line for word in BAD_LOG_LINES)]
+
+
+def running_reference(
+    app: str | None = None, args: Sequence[str] = (), extra_path: Sequence[Path] = ()
+) -> Iterator[ServerProcess]:
+    """Serve the reference for a module's tests, then check it survived and logged no failure.
+
+    Use as the body of a module-scoped fixture: `yield from running_reference(...)`.
+    """
+    process = ServerProcess(REFERENCE, app, args, extra_path=extra_path)
+    process.start()
+    yield process
+    alive = process.alive()
+    log = process.output.since(0)
+    process.kill()
+    assert alive, f"the server died:\n{process.describe_death()}"
+    bad = failures_logged(log)
+    assert not bad, "the server's log shows a callback or task that failed:\n" + "\n".join(bad)
