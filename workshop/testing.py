@@ -309,11 +309,13 @@ async def server_output(
     def wait() -> str:
         deadline = time.monotonic() + timeout
         while True:
+            total = output.total
             text = output.since(mark)
             left = deadline - time.monotonic()
             if any(word in text for word in wanted) or left <= 0:
                 return text
             with output.changed:  # woken by every chunk the reader thread feeds
-                output.changed.wait(min(left, 0.05))
+                if output.total == total:  # nothing new arrived while we looked
+                    output.changed.wait(left)
 
     return await asyncio.to_thread(wait)

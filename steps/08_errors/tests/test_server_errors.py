@@ -4,27 +4,9 @@ apps.py has one route per way of failing. Until stage 09 the server closes the c
 after every response, so each request here is a connection of its own.
 """
 
-import asyncio
-import time
-
-from workshop.testing import expect, get, request
+from workshop.testing import expect, get, request, server_output
 
 LOOK_HANDLE = "sketch/app.py: Application.handle"
-LOG_WAIT = 2.0  # seconds the server's log gets to show up in its output
-
-
-def wait_for_output(server, text: str, mark: int, timeout: float = LOG_WAIT) -> str:
-    """The server's output since MARK once it contains TEXT, or whatever came by TIMEOUT."""
-    deadline = time.monotonic() + timeout
-    while True:
-        total = server.output.total
-        seen = server.output.since(mark)
-        left = deadline - time.monotonic()
-        if text in seen or left <= 0:
-            return seen
-        with server.output.changed:  # woken by the thread that reads the server's output
-            if server.output.total == total:  # nothing new since we looked
-                server.output.changed.wait(left)
 
 
 async def test_raised_not_found_gives_404(serve):
@@ -133,7 +115,7 @@ async def test_an_unexpected_error_gives_500_without_traceback_and_logs_it(serve
         got=reply.summary() + (f" (it shows {', '.join(leaked)})" if leaked else ""),
         look=LOOK_HANDLE,
     )
-    log = await asyncio.to_thread(wait_for_output, server, "ZeroDivisionError", mark)
+    log = await server_output(server, mark, "ZeroDivisionError")
     expect(
         "Traceback" in log and "ZeroDivisionError" in log,
         "the traceback goes to the server's log, where the developer reads it: "
@@ -191,7 +173,7 @@ async def test_demo_welcomes_known_users_and_404s_others(server):
             got=reply.summary(),
             look=LOOK_HANDLE,
         )
-    log = await asyncio.to_thread(wait_for_output, server, "GET /nobody -> 404", mark)
+    log = await server_output(server, mark, "GET /nobody -> 404")
     expect(
         "GET /nobody -> 404" in log,
         "the demo's logging middleware logs raised HTTP errors too: the 404 passes through "
