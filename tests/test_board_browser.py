@@ -41,7 +41,7 @@ EVIL = '<img src=x onerror="document.title=1">'  # 38 characters: within the lim
 
 def find_chromium() -> str | None:
     return os.environ.get("BOARD_CHROMIUM") or next(
-        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+        filter(None, map(shutil.which, ("chromium", "google-chrome", "chromium-browser"))), None
     )
 
 
