@@ -89,6 +89,17 @@ def test_progress_shows_passes_swaps_hints_and_checkpoints(clone: Path):
     assert "1 of 10 stages passed" in table
 
 
+def test_progress_says_failing_after_a_failed_check_until_it_passes(clone: Path):
+    def row(stage_id: str) -> str:
+        table = invoke(clone, "progress").stdout
+        return next(line for line in table.splitlines() if stage_id in line.split())
+
+    assert "not started" in row("03_responses")
+    assert invoke(clone, "check", "03").returncode == 1
+    assert "failing" in row("03_responses")
+    assert "not started" in row("04_routing")
+
+
 def test_next_names_the_lesson_the_first_todo_and_the_command(clone: Path):
     said = invoke(clone, "next").stdout.strip()
     assert said.startswith("01_echo (")

@@ -26,6 +26,9 @@ class State:
     passed: dict[str, str] = field(default_factory=dict)  # stage id -> when it first passed
     hints: dict[str, int] = field(default_factory=dict)  # stage id -> hints shown
     solved: dict[str, list[str]] = field(default_factory=dict)  # stage id -> backups made by solve
+    failing: dict[str, str] = field(
+        default_factory=dict
+    )  # stage id -> first failing test, last check
     extra: dict[str, object] = field(default_factory=dict)  # room for other tools' notes
 
 
@@ -72,8 +75,16 @@ def record_pass(stage: manifest.Stage, root: Path = manifest.ROOT) -> bool:
     state = load(root)
     first = stage.id not in state.passed
     state.passed.setdefault(stage.id, now())
+    state.failing.pop(stage.id, None)
     following = [s for s in manifest.stages(root) if s.number > stage.number]
     if state.current in (None, stage.id):
         state.current = following[0].id if following else stage.id
     save(state, root)
     return first
+
+
+def record_failure(stage: manifest.Stage, test: str, root: Path = manifest.ROOT) -> None:
+    """Note that the last check of STAGE failed, and at which test (for `invoke progress`)."""
+    state = load(root)
+    state.failing[stage.id] = test
+    save(state, root)

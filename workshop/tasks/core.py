@@ -50,6 +50,9 @@ def check(c, step=None, verbose=False, keep_going=False, solution=False):
         report_pass(stage, run, solution)
         return
     report_failure(stage, run)
+    if not solution:
+        failure = run.first_failure
+        state.record_failure(stage, failure.name if failure else "(the tests did not load)")
     raise Exit(code=1)
 
 

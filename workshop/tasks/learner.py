@@ -363,11 +363,14 @@ def diff(c, step=None, against="solution", backup=None):
 
 
 def stage_status(stage: Stage, saved: state.State, root: Path = ROOT) -> str:
-    """ "passed", "not written", "in progress" (changed or current) or "not started"."""
+    """ "passed", "failing" (its last check), "not written", "in progress" (changed or
+    current) or "not started"."""
     if stage.id in saved.passed:
         return "passed"
     if not stage.is_written(root):
         return "not written"
+    if stage.id in saved.failing:
+        return "failing"
     if state.current_stage(root).id == stage.id:
         return "in progress"
     return "not started" if swap.is_untouched(stage, root) else "in progress"
@@ -397,6 +400,7 @@ def progress(c):
         column.no_wrap = True
     marks = {
         "passed": "[ok]passed[/]",
+        "failing": "[bad]failing[/]",
         "in progress": "[warn]in progress[/]",
         "not started": "not started",
         "not written": "[dim]not written[/]",
