@@ -19,6 +19,10 @@ async def echo(request: Request) -> Response:
     return Response(text=f"{len(await request.read())} bytes\n")
 
 
+async def host(request: Request) -> Response:
+    return Response(text=f"Host: {', '.join(request.headers.getall('Host'))}\n")
+
+
 async def ignore_body(request: Request) -> Response:
     return Response(text="body ignored\n")  # never reads request.read()
 
@@ -52,6 +56,7 @@ def make_app() -> Application:
     app.router.add_get("/ok", ok)
     app.router.add_post("/echo", echo)
     app.router.add_post("/ignore", ignore_body)
+    app.router.add_post("/host", host)
     app.router.add_get("/evil", evil)
     app.router.add_get("/inject", header_injection)
     app.router.add_get("/boom", boom)

@@ -119,6 +119,38 @@ async def test_expect_100_continue_gets_100_before_the_body_is_sent(server):
         )
 
 
+async def test_expect_100_continue_from_http_1_0_is_ignored(server):
+    # RFC 9110, 10.1.1: an HTTP/1.0 client knows no 100 Continue, and sends its body at once.
+    data = b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"
+    reply = await request(server, data)
+    expect(
+        reply.status == 200 and reply.text == "5 bytes\n",
+        "an HTTP/1.0 request's `Expect: 100-continue` is ignored: the first response is the "
+        "final one",
+        sent=data,
+        expected="200 OK, body '5 bytes\\n', with no `100 Continue` before it",
+        got=reply.summary(),
+        look="sketch/parser.py: RequestParser.on_headers_complete",
+    )
+
+
+async def test_trailer_fields_after_a_chunked_body_never_become_request_headers(server):
+    data = (
+        b"POST /host HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nHost: evil\r\n\r\n"
+    )
+    reply = await request(server, data)
+    expect(
+        reply.status == 200 and reply.text == "Host: x\n",
+        "a trailer comes after the body, unchecked: merged into the headers it could add or "
+        "override one the head was checked with (RFC 9110, 6.5.1)",
+        sent=data,
+        expected="200 OK, body 'Host: x\\n'",
+        got=reply.summary(),
+        look="sketch/parser.py: RequestParser.on_header",
+    )
+
+
 async def test_any_other_expectation_gets_417(server):
     data = b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: a-pony\r\nContent-Length: 0\r\n\r\n"
     await refused(server, data, 417, "an Expect other than 100-continue: 417")

@@ -46,16 +46,17 @@ class RequestParser:
     def feed(self, data: bytes) -> None:
         """Parse what arrived; raises httptools.HttpParserError on malformed input."""
         if self.in_head:
-            # httptools buffers a header until it is complete: bound what it may hold.
-            self.head_size += len(data)
-            if self.head_size > self.limits.max_head_size:
-                raise RequestRejected(431, "the request head is too large")
+            self.head_size += len(data)  # reset by on_headers_complete if the head ends here
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
             # A callback raised: one of our limits (the client's fault, RequestRejected), or a
             # bug of ours, which must not pass for a malformed request. Raise what it raised.
             raise (error.__context__ or error) from None
+        # httptools buffers a header until it is complete: bound what it may hold. Checked
+        # after feeding, so a body that came in the same piece as its head is not counted.
+        if self.in_head and self.head_size > self.limits.max_head_size:
+            raise RequestRejected(431, "the request head is too large")
 
     # --- callbacks, called by httptools from inside feed_data ---------------------------
 
@@ -70,6 +71,8 @@ class RequestParser:
             raise RequestRejected(414, "the request target is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
+            return
         self.headers.append((name, value))
         if len(name) + len(value) > self.limits.max_field_size:
             raise RequestRejected(431, "a request header is too large")
@@ -84,8 +87,10 @@ class RequestParser:
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_size = 0
-        self.limits.check_head(self.parser.get_http_version(), self.headers)
-        if self.limits.expects_continue(self.headers):
+        version = self.parser.get_http_version()
+        self.limits.check_head(version, self.headers)
+        # An HTTP/1.0 client knows no 100 Continue: it sends its body without waiting.
+        if version == "1.1" and self.limits.expects_continue(self.headers):
             self.on_expect_continue()
 
     def on_body(self, body: bytes) -> None:

@@ -8,6 +8,8 @@ import asyncio
 import time
 
 import pytest
+from sketch.limits import Limits, RequestRejected
+from sketch.parser import RawRequest, RequestParser
 
 from workshop.testing import Connection, Reply, expect, get
 
@@ -268,4 +270,38 @@ async def test_many_connections_are_served_at_once(server):
         expected="five 200s in about 0.15 s",
         got=f"{[r.status for r in replies]} in {took:.2f} s",
         look="sketch/protocol.py: HttpProtocol.on_request (a worker task per connection)",
+    )
+
+
+async def test_a_body_of_exactly_client_max_size_sent_with_its_head_is_accepted(server):
+    # The head limit (64 KiB) bounds the head alone: body bytes that arrive in the same read
+    # as the head are not head bytes. TCP decides how the bytes are split into reads, so the
+    # parser is first fed the whole request at once, the worst case, then the server is asked.
+    body = b"a" * 1024**2  # client_max_size, exactly
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    sent = head + b"<1 MiB of 'a', in the same write>"
+    parsed: list[RawRequest] = []
+    try:
+        RequestParser(parsed.append, Limits()).feed(head + body)
+        got = f"{len(parsed)} request(s) parsed"
+    except RequestRejected as rejection:
+        got = f"rejected: {rejection.status} {rejection.detail}"
+    expect(
+        len(parsed) == 1 and parsed[0].body == body,
+        "a head and its 1 MiB body fed in one piece make one request",
+        sent=sent,
+        expected="1 request parsed, its body 1 MiB",
+        got=got,
+        look="sketch/parser.py: RequestParser.feed (only head bytes count toward max_head_size)",
+    )
+    async with await Connection.open(server) as conn:
+        await conn.send(head + body)
+        reply = await conn.read_response()
+    expect(
+        reply.status == 200 and reply.body == body,
+        "a 1 MiB body, the most client_max_size allows, is read and answered",
+        sent=sent,
+        expected="200 OK, the 1 MiB body echoed",
+        got=reply.summary(),
+        look="sketch/parser.py: RequestParser.feed",
     )
