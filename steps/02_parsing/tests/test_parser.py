@@ -69,9 +69,16 @@ def expect_fields(raw: RawRequest, sent: bytes | str, **expected: object) -> Non
     for name, want in expected.items():
         got = getattr(raw, name)
         if got != want:
+            if isinstance(want, str) and isinstance(got, (bytes, bytearray)):
+                why = "it must be a str, but httptools hands you bytes: decode them"
+            elif name in ("target", "body"):
+                why = f"{fills[name]} may be called several times, once per piece: add every piece"
+            elif name == "headers":
+                why = "append every (name, value) pair as it comes: repeats kept, order kept"
+            else:
+                why = f"{fills[name]} builds it from what self.parser reports"
             fail(
-                f"RawRequest.{name} is wrong: it is filled from {fills[name]}, which may be "
-                "called several times with parts of the value",
+                f"RawRequest.{name} is wrong: {why}",
                 sent=sent,
                 expected=repr(want),
                 got=repr(got),
