@@ -68,8 +68,12 @@ class HttpProtocol(asyncio.Protocol):
             self.parser.feed(data)
         except RequestRejected as rejection:
             self.reject(rejection)
-        except httptools.HttpParserUpgrade:
-            pass  # an upgrade we do not speak: the request itself was read and is answered
+        except httptools.HttpParserUpgrade as upgrade:
+            # An upgrade we do not speak: the request itself was read and is answered as plain
+            # HTTP/1.1. httptools stops where it ends: what follows is the next request.
+            rest = data[upgrade.args[0] :]
+            if rest:
+                self.data_received(rest)
         except httptools.HttpParserError:
             self.reject(RequestRejected(400, "the request could not be parsed"))
         else:

@@ -305,3 +305,20 @@ async def test_a_body_of_exactly_client_max_size_sent_with_its_head_is_accepted(
         got=reply.summary(),
         look="sketch/parser.py: RequestParser.feed",
     )
+
+
+async def test_a_request_pipelined_behind_an_upgrade_we_do_not_speak_is_answered(server):
+    # curl --http2 on http:// asks `Upgrade: h2c`. We answer in HTTP/1.1, which declines the
+    # upgrade (RFC 9110, 7.8): the connection goes on, and so must the requests behind it.
+    upgrade = get("/hello", {"Connection": "Upgrade", "Upgrade": "h2c"})
+    async with await Connection.open(server) as conn:
+        await conn.send(upgrade + get("/sleep?n=2"))
+        first = await conn.read_response()
+        second = await conn.read_response()
+    expect_ok(first, "hello\n", "the request asking for an upgrade is answered in HTTP/1.1")
+    expect_ok(
+        second,
+        "request 2; handlers running when it started: 1\n",
+        "the request sent right behind it, in the same write, is answered too",
+        look="sketch/protocol.py: HttpProtocol.data_received (httptools.HttpParserUpgrade)",
+    )
