@@ -7,9 +7,8 @@ attribute, so each subclass is one line.
 """
 
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 
-from sketch.response import Response
+from sketch.response import Response, reason_phrase
 
 
 class HTTPException(Response, Exception):
@@ -28,7 +27,7 @@ class HTTPException(Response, Exception):
         #: todo 08 Initialise the Response part (status from the class, a default text body), then Exception.
         self.has_default_body = text is None  # the Application may dress it up per Accept
         if text is None:
-            text = f"{self.status_code}: {reason or HTTPStatus(self.status_code).phrase}\n"
+            text = f"{self.status_code}: {reason or reason_phrase(self.status_code)}\n"
         Response.__init__(
             self,
             status=self.status_code,

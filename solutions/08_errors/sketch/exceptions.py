@@ -6,9 +6,8 @@ attribute, so each subclass is one line.
 """
 
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 
-from sketch.response import Response
+from sketch.response import Response, reason_phrase
 
 
 class HTTPException(Response, Exception):
@@ -26,7 +25,7 @@ class HTTPException(Response, Exception):
     ) -> None:
         self.has_default_body = text is None  # the Application may dress it up per Accept
         if text is None:
-            text = f"{self.status_code}: {reason or HTTPStatus(self.status_code).phrase}\n"
+            text = f"{self.status_code}: {reason or reason_phrase(self.status_code)}\n"
         Response.__init__(
             self,
             status=self.status_code,

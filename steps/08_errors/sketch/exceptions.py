@@ -6,9 +6,8 @@ attribute, so each subclass is one line.
 """
 
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 
-from sketch.response import Response
+from sketch.response import Response, reason_phrase
 
 
 class HTTPException(Response, Exception):

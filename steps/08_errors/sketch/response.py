@@ -32,7 +32,7 @@ class Response:
         if body is not None and text is not None:
             raise ValueError("give body or text, not both")
         self.status = status
-        self.reason = reason or _reason(status)
+        self.reason = reason or reason_phrase(status)
         self.headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if text is not None:
             charset = charset or "utf-8"
@@ -96,6 +96,6 @@ def json_response(
 REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
-def _reason(status: int) -> str:
+def reason_phrase(status: int) -> str:
     """The standard reason phrase: 404 -> 'Not Found'."""
     return REASONS.get(status, "Unknown")

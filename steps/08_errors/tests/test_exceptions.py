@@ -74,6 +74,21 @@ def test_a_new_status_is_one_subclass_with_a_class_attribute():
     )
 
 
+def test_a_status_http_does_not_name_still_makes_an_exception():
+    class HTTPSiteFrozen(HTTPException):
+        status_code = 599  # used by some proxies; http.HTTPStatus has no phrase for it
+
+    error = caught(HTTPSiteFrozen)
+    expect(
+        error.status == 599 and error.reason == "Unknown" and error.body.startswith(b"599"),
+        "a status without a standard phrase gets the reason 'Unknown', never a ValueError",
+        sent="class HTTPSiteFrozen(HTTPException): status_code = 599; raise HTTPSiteFrozen()",
+        expected="599 Unknown, body '599: Unknown'",
+        got=f"{getattr(error, 'status', None)} {getattr(error, 'reason', None)} ({error!r})",
+        look=LOOK_INIT + " (use reason_phrase from sketch/response.py, not HTTPStatus)",
+    )
+
+
 def test_text_reason_and_headers_are_those_given():
     error = caught(
         lambda: HTTPBadRequest(

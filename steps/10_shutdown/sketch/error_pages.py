@@ -7,10 +7,9 @@ attacker which code runs where.
 
 import html
 from collections.abc import Mapping
-from http import HTTPStatus
 
 from sketch.request import Request
-from sketch.response import Response
+from sketch.response import Response, reason_phrase
 
 GENERAL = {
     500: "The server met an error it did not expect and could not answer the request.",
@@ -30,7 +29,7 @@ def error_page(
     detail: str | None = None,
 ) -> Response:
     """A response for STATUS; DETAIL (a traceback, in debug) is added when given."""
-    phrase = HTTPStatus(status).phrase
+    phrase = reason_phrase(status)  # "Unknown" for a status HTTPStatus lacks
     message = GENERAL.get(status, f"{phrase}: {request.method} {request.path}")
     if wants_html(request):
         page = f"<!doctype html>\n<title>{status} {phrase}</title>\n<h1>{status} {phrase}</h1>\n"
