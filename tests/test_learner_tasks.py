@@ -52,9 +52,12 @@ def test_a_pass_with_the_reference_swapped_in_makes_no_checkpoint(clone: Path):
     assert "invoke diff 01_echo --against backup" in solved.stdout
     checked = invoke(clone, "check", "01")
     assert checked.returncode == 0
-    assert "no checkpoint was recorded" in checked.stdout
+    assert "not marked passed" in checked.stdout
     assert not checkpoints.has_checkpoint(stage(clone), clone)
-    # The pass moved the current stage on; `invoke restore` still means stage 01.
+    table = invoke(clone, "progress").stdout
+    row = next(line for line in table.splitlines() if "01_echo" in line.split())
+    assert "passed" not in row, f"a pass of the reference counted as the learner's: {row}"
+    # The current stage is still 01, so `invoke restore` means stage 01.
     restored = invoke(clone, "restore")
     assert "steps/01_echo/sketch/ is back as it was in backup/01_echo/1" in restored.stdout
 

@@ -18,15 +18,28 @@ def test_check_on_the_untouched_skeleton_fails_and_names_the_file_and_function(c
     assert elapsed < 5, f"invoke check took {elapsed:.1f} s; it should answer in about a second"
 
 
-def test_check_with_the_solution_in_place_passes_and_names_the_next_stage(clone):
+def test_check_with_a_finished_stage_passes_and_names_the_next_stage(clone):
     step = clone / "steps" / "01_echo" / "sketch"
     shutil.rmtree(step)
     shutil.copytree(clone / "solutions" / "01_echo" / "sketch", step)
+    with open(step / "protocol.py", "a", encoding="utf-8") as mine:
+        mine.write("# finished by the learner\n")  # their own code, not the reference's bytes
     done = invoke(clone, "check", "01")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ Stage 01_echo passed" in done.stdout
     assert "Next: stage 02_parsing" in done.stdout
     assert "steps/02_parsing/README.md" in done.stdout
+
+
+def test_check_with_the_reference_swapped_in_passes_but_counts_for_nothing(clone):
+    step = clone / "steps" / "01_echo" / "sketch"
+    shutil.rmtree(step)
+    shutil.copytree(clone / "solutions" / "01_echo" / "sketch", step)
+    done = invoke(clone, "check", "01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the reference solution passing" in done.stdout
+    assert "invoke restore 01_echo" in done.stdout and "invoke goto 02_parsing" in done.stdout
+    assert "Stage 01_echo" in invoke(clone, "check").stdout, "the current stage stays 01"
 
 
 def test_check_without_a_stage_checks_the_current_one(clone):

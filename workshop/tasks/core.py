@@ -61,6 +61,17 @@ def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
     out.print(f"[ok]✓ Stage {stage.id} passed[/]: {run.summary()} in {run.duration:.1f} s.")
     if solution:
         return  # the reference passing says nothing about the learner's progress
+    from workshop import swap
+
+    if swap.reference_in_place(stage):
+        # After `invoke solve`, the pass is the reference's: it moves nothing on.
+        following = [s for s in manifest.stages() if s.number > stage.number]
+        move_on = f" To move on anyway: [cmd]invoke goto {following[0].id}[/]." if following else ""
+        out.print(
+            "[warn]That is the reference solution passing[/], not your code, so the stage is "
+            f"not marked passed. [cmd]invoke restore {stage.id}[/] brings your code back." + move_on
+        )
+        return
     first_time = state.record_pass(stage)
     after_pass(stage, run, first_time)
     later = [s for s in manifest.stages() if s.number > stage.number]
