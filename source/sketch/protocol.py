@@ -10,6 +10,9 @@ import asyncio
 #: from 04
 import logging
 #: end
+#: from 02 to 02
+from http import HTTPStatus
+#: end
 #: from 09
 from collections import deque
 #: end
@@ -101,11 +104,11 @@ class HttpProtocol(asyncio.Protocol):
     def send_error(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         self.transport.write(
-            b"HTTP/1.1 400 Bad Request\r\n"
-            b"Content-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
-            b"Connection: close\r\n"
-            b"\r\n" + body
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
+            + b"Content-Type: text/plain; charset=utf-8\r\n"
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            + b"Connection: close\r\n"
+            + b"\r\n" + body
         )
         self.transport.close()
     #: end

@@ -3,7 +3,12 @@
 
 import json
 from functools import cached_property
+#: to 03
+from typing import Any
+#: end
+#: from 04
 from typing import TYPE_CHECKING, Any
+#: end
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL

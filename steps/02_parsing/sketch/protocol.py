@@ -7,6 +7,7 @@ else's work.
 """
 
 import asyncio
+from http import HTTPStatus
 
 import httptools
 
@@ -44,10 +45,13 @@ class HttpProtocol(asyncio.Protocol):
     def send_error(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         self.transport.write(
-            b"HTTP/1.1 400 Bad Request\r\n"
-            b"Content-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
-            b"Connection: close\r\n"
-            b"\r\n" + body
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
+            + b"Content-Type: text/plain; charset=utf-8\r\n"
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n"
+            + b"Connection: close\r\n"
+            + b"\r\n"
+            + body
         )
         self.transport.close()

@@ -6,7 +6,7 @@ The demo's answer is a plain-text summary: the request line, the headers in orde
 
 import pytest
 
-from workshop.testing import Connection, expect, get, request
+from workshop.testing import Connection, expect, get, request, server_output
 
 LOOK_PARSER = "sketch/parser.py: RequestParser"
 LOOK_PROTOCOL = "sketch/protocol.py: HttpProtocol.data_received"
@@ -159,4 +159,29 @@ async def test_server_keeps_serving_after_a_malformed_request(server):
         expected="200 OK",
         got=reply.summary(),
         look=LOOK_PROTOCOL,
+    )
+
+
+async def test_an_upgrade_request_is_answered_and_logs_no_error(server):
+    # httptools stops at an upgrade and raises HttpParserUpgrade, which is *not* an
+    # HttpParserError: uncaught, it escapes data_received and asyncio logs a traceback.
+    data = get("/chat", {"Connection": "Upgrade", "Upgrade": "websocket"})
+    mark = server.output.total
+    reply = await request(server, data)
+    expect(
+        reply.status == 200 and "GET /chat HTTP/1.1" in reply.text,
+        "a request asking to upgrade is still a request: answer it (we speak no other protocol)",
+        sent=data,
+        expected="200 with the summary of GET /chat",
+        got=reply.summary(),
+        look=LOOK_PROTOCOL + " (catch httptools.HttpParserUpgrade)",
+    )
+    log = await server_output(server, mark, "Traceback", timeout=0.2)
+    expect(
+        "Traceback" not in log,
+        "the upgrade must not end in an exception escaping data_received",
+        sent=data,
+        expected="nothing in the server's log",
+        got="\n".join(log.strip().splitlines()[-6:]),
+        look=LOOK_PROTOCOL + " (catch httptools.HttpParserUpgrade)",
     )
