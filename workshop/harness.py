@@ -9,18 +9,23 @@ test a time limit, and offers the `serve` fixture that runs the learner's server
 The package under test is, in order: `--sketch-dir DIR`; else the stage folder the tests sit
 in (`steps/NN_name/`), or its reference (`solutions/NN_name/`) with `--target solutions`.
 One pytest process tests one stage, so two `sketch` packages never meet.
+
+Tests marked `side_by_side` (those that mostly wait on the server's timers) all start when
+the session does and are reported in their usual place: see workshop/sidebyside.py.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from workshop.server import ServerFailed, ServerProcess
+from workshop.sidebyside import SideBySide
 
 STAGE_DIR = re.compile(r"^\d\d_[a-z0-9_]+$")
 TEST_TIMEOUT = 10.0  # seconds for one stage test, unless it sets its own
@@ -75,12 +80,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"there is no sketch/ package in {sketch_dir}")
     stage = Stage(stage_dir, sketch_dir)
     config.stash[STAGE] = stage
+    config.stash[POOL] = _Pool(stage)
     # The package under test, and the tests' own helper modules (apps.py), come first.
     for path in (stage.tests_dir, sketch_dir):
         sys.path.insert(0, str(path))
 
 
 STAGE = pytest.StashKey[Stage]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(POOL, None)
+    if pool is not None:
+        pool.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -96,32 +108,76 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
+def _time_limit(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    return float(marker.args[0]) if marker and marker.args else TEST_TIMEOUT
+
+
+# --- tests that run side by side (see workshop/sidebyside.py) ------------------------
+
+_SIDE_BY_SIDE = pytest.StashKey[SideBySide]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    pool = session.config.stash.get(POOL, None)
+    if pool is None or session.config.option.collectonly:
+        return (yield)
+    side_by_side = SideBySide(lambda item: _make_serve(pool, item), _time_limit)
+    session.config.stash[_SIDE_BY_SIDE] = side_by_side
+    try:
+        side_by_side.start(session.items)
+        return (yield)
+    finally:
+        side_by_side.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    side_by_side = pyfuncitem.config.stash.get(_SIDE_BY_SIDE, None)
+    if side_by_side is None or pyfuncitem not in side_by_side:
+        return None  # run as usual
+    side_by_side.outcome(pyfuncitem)  # raises what the test raised
+    return True
+
+
 # --- the server fixture ----------------------------------------------------------------
 
 
 class _Pool:
-    """Running servers, reused by later tests that ask for the same app and arguments."""
+    """Running servers, reused by later tests that ask for the same app and arguments.
+
+    Tests that run side by side (workshop.sidebyside) ask from several threads at once.
+    """
 
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
         self.running: dict[tuple, ServerProcess] = {}
+        self.lock = threading.Lock()
 
     def get(self, app: str | None, args: tuple[str, ...], env: dict[str, str], fresh: bool):
+        if fresh:  # a process of the test's own: no need to hold up the other threads
+            return self._start(app, args, env)
         key = (app, args, tuple(sorted(env.items())))
-        server = self.running.get(key)
-        if fresh or server is None or not server.alive():
-            if server is not None:
-                server.kill()
-            server = ServerProcess(
-                self.stage.sketch_dir, app, args, extra_path=[self.stage.tests_dir], env=env
-            )
-            if not fresh:
-                self.running[key] = server
-            try:
-                server.start()
-            except ServerFailed as error:
+        with self.lock:
+            server = self.running.get(key)
+            if server is None or not server.alive():
+                if server is not None:
+                    server.kill()
                 self.running.pop(key, None)
-                pytest.fail(str(error), pytrace=False)
+                server = self._start(app, args, env)
+                self.running[key] = server
+            return server
+
+    def _start(self, app: str | None, args: tuple[str, ...], env: dict[str, str]):
+        server = ServerProcess(
+            self.stage.sketch_dir, app, args, extra_path=[self.stage.tests_dir], env=env
+        )
+        try:
+            server.start()
+        except ServerFailed as error:
+            server.kill()
+            pytest.fail(str(error), pytrace=False)
         return server
 
     def close(self) -> None:
@@ -129,31 +185,14 @@ class _Pool:
             server.kill()
 
 
-@pytest.fixture(scope="session")
-def _server_pool(pytestconfig: pytest.Config) -> Iterator[_Pool]:
-    stage = pytestconfig.stash.get(STAGE, None)
-    if stage is None:
-        pytest.fail("the serve fixture is only for stage tests (steps/NN_name/tests)")
-    pool = _Pool(stage)
-    yield pool
-    pool.close()
-
-
+POOL = pytest.StashKey[_Pool]()
 _USED = pytest.StashKey[list]()
 
 
-@pytest.fixture
-def serve(
-    _server_pool: _Pool, request: pytest.FixtureRequest
-) -> Iterator[Callable[..., ServerProcess]]:
-    """Start (or reuse) `python -m sketch --port 0 [APP] [ARGS]` and return the server.
-
-    `fresh=True` gives a process of the test's own, killed when the test ends: use it for
-    tests that signal or stop the server.
-    """
+def _make_serve(pool: _Pool, item: pytest.Item) -> tuple[Callable[..., ServerProcess], list]:
+    """The `serve` function for ITEM, and the list of the fresh servers it started."""
     own: list[ServerProcess] = []
-    used: list[tuple[ServerProcess, int]] = []
-    request.node.stash[_USED] = used
+    used: list[tuple[ServerProcess, int]] = item.stash.setdefault(_USED, [])
 
     def start(
         app: str | None = None,
@@ -161,12 +200,26 @@ def serve(
         env: dict[str, str] | None = None,
         fresh: bool = False,
     ) -> ServerProcess:
-        server = _server_pool.get(app, tuple(args), env or {}, fresh)
+        server = pool.get(app, tuple(args), env or {}, fresh)
         if fresh:
             own.append(server)
         used.append((server, server.output.total))
         return server
 
+    return start, own
+
+
+@pytest.fixture
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., ServerProcess]]:
+    """Start (or reuse) `python -m sketch --port 0 [APP] [ARGS]` and return the server.
+
+    `fresh=True` gives a process of the test's own, killed when the test ends: use it for
+    tests that signal or stop the server.
+    """
+    pool = request.config.stash.get(POOL, None)
+    if pool is None:
+        pytest.fail("the serve fixture is only for stage tests (steps/NN_name/tests)")
+    start, own = _make_serve(pool, request.node)
     yield start
     for server in own:
         server.kill()

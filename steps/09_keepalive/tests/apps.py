@@ -1,16 +1,18 @@
 """Applications the stage 09 tests serve: `python -m sketch --port 0 apps:keepalive_app`.
 
-`/sleep?ms=N&n=K` sleeps N milliseconds, then answers with K and how many handlers were
-running when it started: on a connection answered in order, that is always 1.
+`/sleep?ms=N&n=K&c=C` sleeps N milliseconds, then answers with K and how many handlers of
+client C were running when it started: on a connection answered in order, that is always 1.
+(Each test names its own C, so tests running side by side do not count each other.)
 """
 
 import asyncio
+from collections import Counter
 
 from sketch.app import Application
 from sketch.request import Request
 from sketch.response import Response
 
-running = 0  # handlers of /sleep running right now, across all connections
+running: Counter[str] = Counter()  # handlers of /sleep running right now, by client
 
 
 async def hello(request: Request) -> Response:
@@ -18,13 +20,13 @@ async def hello(request: Request) -> Response:
 
 
 async def sleep(request: Request) -> Response:
-    global running
-    running += 1
-    at_start = running
+    client = request.query.get("c", "")
+    running[client] += 1
+    at_start = running[client]
     try:
         await asyncio.sleep(int(request.query.get("ms", "0")) / 1000)
     finally:
-        running -= 1
+        running[client] -= 1
     n = request.query.get("n", "?")
     return Response(text=f"request {n}; handlers running when it started: {at_start}\n")
 

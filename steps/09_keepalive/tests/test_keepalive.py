@@ -20,8 +20,12 @@ LOOK_QUEUE = "sketch/protocol.py: HttpProtocol.on_request and HttpProtocol.answe
 LOOK_TIMER = "sketch/protocol.py: HttpProtocol.on_timeout (answer_queue starts the timer)"
 
 
-@pytest.fixture
-def server(serve):
+# Each test opens connections of its own to one shared server and mostly waits (for timers,
+# slow handlers, closes), so they all run side by side: see workshop/sidebyside.py.
+pytestmark = pytest.mark.side_by_side
+
+
+def keepalive_server(serve):
     return serve("apps:keepalive_app", *ARGS)
 
 
@@ -40,7 +44,8 @@ def expect_ok(reply: Reply, body: str, what: str, look: str = LOOK_QUEUE) -> Non
     )
 
 
-async def test_two_requests_on_one_connection_are_both_answered(server):
+async def test_two_requests_on_one_connection_are_both_answered(serve):
+    server = keepalive_server(serve)
     async with await Connection.open(server) as conn:
         for i in (1, 2):
             await conn.send(get("/hello"))
@@ -65,9 +70,12 @@ async def test_two_requests_on_one_connection_are_both_answered(server):
             )
 
 
-async def test_pipelined_requests_are_answered_in_the_order_they_were_sent(server):
+async def test_pipelined_requests_are_answered_in_the_order_they_were_sent(serve):
+    server = keepalive_server(serve)
     # The first handler is the slowest: answering in order means waiting for it.
-    data = b"".join(get(f"/sleep?ms={ms}&n={n}") for n, ms in ((1, 120), (2, 60), (3, 0)))
+    data = b"".join(
+        get(f"/sleep?ms={ms}&n={n}&c=pipelined") for n, ms in ((1, 120), (2, 60), (3, 0))
+    )
     async with await Connection.open(server) as conn:
         await conn.send(data)  # three requests in one write
         for n in (1, 2, 3):
@@ -81,8 +89,9 @@ async def test_pipelined_requests_are_answered_in_the_order_they_were_sent(serve
             )
 
 
-async def test_a_request_split_across_writes_behind_a_pipelined_one_is_still_parsed(server):
-    first, second = get("/sleep?ms=80&n=1"), get("/sleep?ms=0&n=2")
+async def test_a_request_split_across_writes_behind_a_pipelined_one_is_still_parsed(serve):
+    server = keepalive_server(serve)
+    first, second = get("/sleep?ms=80&n=1&c=split"), get("/sleep?ms=0&n=2&c=split")
     pieces = [first + second[:9], second[9:25], second[25:]]
     async with await Connection.open(server) as conn:
         # The rest of the second request arrives while the first handler runs.
@@ -97,7 +106,8 @@ async def test_a_request_split_across_writes_behind_a_pipelined_one_is_still_par
             )
 
 
-async def test_connection_close_in_the_request_is_said_back_and_honoured(server):
+async def test_connection_close_in_the_request_is_said_back_and_honoured(serve):
+    server = keepalive_server(serve)
     async with await Connection.open(server) as conn:
         await conn.send(get("/hello", {"Connection": "close"}))
         reply = await conn.read_response()
@@ -120,7 +130,8 @@ async def test_connection_close_in_the_request_is_said_back_and_honoured(server)
         )
 
 
-async def test_http_1_0_closes_after_the_response_unless_it_asked_for_keep_alive(server):
+async def test_http_1_0_closes_after_the_response_unless_it_asked_for_keep_alive(serve):
+    server = keepalive_server(serve)
     request_10 = b"GET /hello HTTP/1.0\r\n\r\n"
     async with await Connection.open(server) as conn:
         await conn.send(request_10)
@@ -151,7 +162,8 @@ async def test_http_1_0_closes_after_the_response_unless_it_asked_for_keep_alive
         )
 
 
-async def test_an_idle_connection_is_closed_after_the_keepalive_timeout(server):
+async def test_an_idle_connection_is_closed_after_the_keepalive_timeout(serve):
+    server = keepalive_server(serve)
     async with await Connection.open(server) as conn:
         await conn.send(get("/hello"))
         expect_ok(await conn.read_response(), "hello\n", "GET /hello")
@@ -177,7 +189,8 @@ async def test_an_idle_connection_is_closed_after_the_keepalive_timeout(server):
         )
 
 
-async def test_a_connection_that_never_sends_anything_is_closed_after_the_timeout(server):
+async def test_a_connection_that_never_sends_anything_is_closed_after_the_timeout(serve):
+    server = keepalive_server(serve)
     async with await Connection.open(server) as conn:
         expect(
             await conn.is_closed(timeout=KEEPALIVE + 1.5),
@@ -190,7 +203,8 @@ async def test_a_connection_that_never_sends_anything_is_closed_after_the_timeou
         )
 
 
-async def test_a_head_sent_one_byte_at_a_time_is_closed_after_the_header_timeout(server):
+async def test_a_head_sent_one_byte_at_a_time_is_closed_after_the_header_timeout(serve):
+    server = keepalive_server(serve)
     data = get("/hello")
     async with await Connection.open(server) as conn:
         started = time.monotonic()
@@ -222,8 +236,9 @@ async def test_a_head_sent_one_byte_at_a_time_is_closed_after_the_header_timeout
         )
 
 
-async def test_requests_after_a_malformed_one_are_not_answered_but_those_before_are(server):
-    data = get("/sleep?ms=50&n=1") + b"NOT HTTP AT ALL\r\n\r\n" + get("/hello")
+async def test_requests_after_a_malformed_one_are_not_answered_but_those_before_are(serve):
+    server = keepalive_server(serve)
+    data = get("/sleep?ms=50&n=1&c=malformed") + b"NOT HTTP AT ALL\r\n\r\n" + get("/hello")
     async with await Connection.open(server) as conn:
         await conn.send(data)
         first = await conn.read_response()
@@ -253,11 +268,13 @@ async def test_requests_after_a_malformed_one_are_not_answered_but_those_before_
         )
 
 
-async def test_many_connections_are_served_at_once(server):
+async def test_many_connections_are_served_at_once(serve):
+    server = keepalive_server(serve)
+
     # Keep-alive must not turn into "one client at a time": each connection has its own worker.
     async def one(n: int) -> Reply:
         async with await Connection.open(server) as conn:
-            await conn.send(get(f"/sleep?ms=150&n={n}"))
+            await conn.send(get(f"/sleep?ms=150&n={n}&c=many"))
             return await conn.read_response()
 
     started = time.monotonic()
@@ -273,7 +290,8 @@ async def test_many_connections_are_served_at_once(server):
     )
 
 
-async def test_a_body_of_exactly_client_max_size_sent_with_its_head_is_accepted(server):
+async def test_a_body_of_exactly_client_max_size_sent_with_its_head_is_accepted(serve):
+    server = keepalive_server(serve)
     # The head limit (64 KiB) bounds the head alone: body bytes that arrive in the same read
     # as the head are not head bytes. TCP decides how the bytes are split into reads, so the
     # parser is first fed the whole request at once, the worst case, then the server is asked.
@@ -307,12 +325,13 @@ async def test_a_body_of_exactly_client_max_size_sent_with_its_head_is_accepted(
     )
 
 
-async def test_a_request_pipelined_behind_an_upgrade_we_do_not_speak_is_answered(server):
+async def test_a_request_pipelined_behind_an_upgrade_we_do_not_speak_is_answered(serve):
+    server = keepalive_server(serve)
     # curl --http2 on http:// asks `Upgrade: h2c`. We answer in HTTP/1.1, which declines the
     # upgrade (RFC 9110, 7.8): the connection goes on, and so must the requests behind it.
     upgrade = get("/hello", {"Connection": "Upgrade", "Upgrade": "h2c"})
     async with await Connection.open(server) as conn:
-        await conn.send(upgrade + get("/sleep?n=2"))
+        await conn.send(upgrade + get("/sleep?n=2&c=upgrade"))
         first = await conn.read_response()
         second = await conn.read_response()
     expect_ok(first, "hello\n", "the request asking for an upgrade is answered in HTTP/1.1")

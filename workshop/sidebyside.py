@@ -1,0 +1,127 @@
+"""Tests that wait on the server's clocks, run side by side (`@pytest.mark.side_by_side`).
+
+Some tests spend nearly all their time waiting: for a keep-alive timer to fire, for a slow
+handler, for a signalled process to exit. Run one after another, those waits add up to
+seconds of `invoke check`. So the harness starts every marked test of the session at once,
+as the session begins, each on an event loop of its own in a thread of its own. When
+pytest reaches such a test in its usual place, it waits for that test's own outcome and
+reports it there: the same pass, the same failure message, the same server output.
+
+What a test needs to be run this way:
+- it is a coroutine (`async def test_...`) and stands alone: its own connections, its own
+  fresh server when it signals one, nothing shared with the tests that run beside it;
+- it asks only for `serve` and `tmp_path`, made here, because pytest sets fixtures up for
+  one test at a time and these tests have started long before their turn.
+Each one keeps its time limit, counted from the moment it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+MARKER = "side_by_side"
+FIXTURES = ("serve", "tmp_path")
+
+
+def wanted(item: pytest.Item) -> bool:
+    """Whether ITEM is to run side by side."""
+    function = getattr(item, "function", None)
+    return item.get_closest_marker(MARKER) is not None and inspect.iscoroutinefunction(function)
+
+
+class _Run(threading.Thread):
+    """One test, running to its end on an event loop of its own."""
+
+    def __init__(self, item: pytest.Function, kwargs: dict, limit: float) -> None:
+        super().__init__(name=f"side by side: {item.name}", daemon=True)
+        self.item = item
+        self.kwargs = kwargs
+        self.limit = limit
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._bounded())
+        except BaseException as error:  # reported when pytest reaches the test
+            self.error = error
+        finally:
+            self.finished.set()
+
+    async def _bounded(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        test = asyncio.ensure_future(self.item.function(**self.kwargs))
+        done, _ = await asyncio.wait({test}, timeout=self.limit)
+        if not done:  # like pytest-timeout's message, so reports count it as a timeout
+            test.cancel()
+            await asyncio.gather(test, return_exceptions=True)
+            pytest.fail(f"Timeout (>{self.limit}s) while running side by side", pytrace=False)
+        test.result()  # the test's own failure, if any
+
+    def stop(self) -> None:
+        """Cancel the test if it is still running, and give it a moment to unwind."""
+        if self.loop is not None and self.task is not None and not self.finished.is_set():
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.join(timeout=1.0)
+
+
+class SideBySide:
+    """The session's side-by-side tests: started together, reported one at a time."""
+
+    def __init__(self, make_serve: Callable, limit_of: Callable[[pytest.Item], float]) -> None:
+        self.make_serve = make_serve  # item -> (serve function, its fresh servers)
+        self.limit_of = limit_of
+        self.runs: dict[str, _Run] = {}
+        self.fresh: list = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="sketch-side-by-side-")
+
+    def start(self, items: list[pytest.Item]) -> None:
+        for item in filter(wanted, items):
+            assert isinstance(item, pytest.Function)
+            kwargs = {}
+            for name in item.fixturenames:
+                if name == "serve":
+                    kwargs[name], fresh = self.make_serve(item)
+                    self.fresh.append(fresh)
+                elif name == "tmp_path":
+                    kwargs[name] = Path(tempfile.mkdtemp(dir=self._tmp.name))
+                elif name in inspect.signature(item.function).parameters:
+                    raise pytest.UsageError(
+                        f"{item.nodeid} runs side by side, so it may ask only for "
+                        f"{' and '.join(FIXTURES)}, not for {name!r}"
+                    )
+            self.runs[item.nodeid] = _Run(item, kwargs, self.limit_of(item))
+        for run in self.runs.values():
+            run.start()
+
+    def __contains__(self, item: pytest.Item) -> bool:
+        return item.nodeid in self.runs
+
+    def outcome(self, item: pytest.Item) -> None:
+        """Wait for ITEM's run to end, and raise its failure as if it had run here."""
+        run = self.runs[item.nodeid]
+        started = time.monotonic()
+        while not run.finished.wait(0.1):  # short waits, so Ctrl-C and timeouts get through
+            if time.monotonic() - started > run.limit + 5:
+                pytest.fail(f"Timeout (>{run.limit}s): the side-by-side run never ended")
+        if run.error is not None:
+            raise run.error
+
+    def close(self) -> None:
+        for run in self.runs.values():
+            run.stop()
+        for servers in self.fresh:
+            for server in servers:
+                server.kill()
+        self._tmp.cleanup()
