@@ -124,6 +124,9 @@ def _watch_rerun(stage: manifest.Stage) -> float | None:
                 if saved is not None:
                     return time.perf_counter() - saved
                 target = next(stage.step_dir().joinpath("sketch").glob("*.py"))
+                # The line is printed just before the watcher arms: a save in that instant
+                # would go unseen, as it would for a learner typing faster than that.
+                time.sleep(0.3)
                 saved = time.perf_counter()
                 target.write_bytes(target.read_bytes())  # a save that changes no byte
     finally:
