@@ -63,15 +63,15 @@ async def test_a_request_in_flight_when_sigterm_arrives_still_gets_its_full_resp
     serve, tmp_path
 ):
     server, _ = start(serve, tmp_path)
-    conn = await slow_request_running(server, ms=200)
+    conn = await slow_request_running(server, ms=150)
     server.send_signal(signal.SIGTERM)
     reply = await conn.read_response()
     expect(
-        reply.status == 200 and reply.text == "slept 200 ms\n",
+        reply.status == 200 and reply.text == "slept 150 ms\n",
         "SIGTERM while a request is being handled: stop taking new work, but let the "
         "request finish and write its whole response",
         sent=conn.sent + b" ... then SIGTERM while its handler ran",
-        expected="200 OK, body 'slept 200 ms\\n'",
+        expected="200 OK, body 'slept 150 ms\\n'",
         got=reply.summary(),
         look=f"{LOOK_DRAIN} (wait for busy connections) and {LOOK_SHUTDOWN}",
     )
@@ -98,7 +98,7 @@ async def test_a_request_in_flight_when_sigterm_arrives_still_gets_its_full_resp
 
 async def test_new_connections_are_refused_once_shutdown_has_begun(serve, tmp_path):
     server, _ = start(serve, tmp_path)
-    conn = await slow_request_running(server, ms=200)
+    conn = await slow_request_running(server, ms=150)
     mark = server.output.total
     server.send_signal(signal.SIGTERM)
     await server_output(server, mark, "Shutting down")
@@ -163,7 +163,7 @@ async def test_an_idle_keep_alive_connection_is_closed_at_once_on_sigterm(serve,
 
 
 async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tmp_path):
-    server, marker = start(serve, tmp_path, shutdown_timeout=0.2)
+    server, marker = start(serve, tmp_path, shutdown_timeout=0.15)
     conn = await slow_request_running(server, ms=30_000)
     server.send_signal(signal.SIGTERM)
     started = time.monotonic()
@@ -171,10 +171,10 @@ async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tm
     took = time.monotonic() - started
     expect(
         code == 0 and took < 2.0,
-        "with --shutdown-timeout 0.2, a handler still running 0.2 s after the signal is "
+        "with --shutdown-timeout 0.15, a handler still running 0.15 s after the signal is "
         "given up on: the process must exit soon after, with code 0",
         sent=conn.sent + b" (a 30 s handler), then SIGTERM",
-        expected="exit code 0 within about 0.2 s",
+        expected="exit code 0 within about 0.15 s",
         got=f"still running after {took:.1f} s" if code is None else f"exit {code} in {took:.2f} s",
         look=f"{LOOK_DRAIN} (a bounded wait, then abort())",
     )
@@ -184,7 +184,7 @@ async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tm
         recorded == want,
         "the handler that ran too long is cancelled (it sees CancelledError), and has "
         "unwound before the shutdown and cleanup hooks run (they may close what it uses)",
-        sent="SIGTERM, shutdown timeout 0.2 s, handler of 30 s",
+        sent="SIGTERM, shutdown timeout 0.15 s, handler of 30 s",
         expected=want,
         got=recorded,
         look=f"sketch/protocol.py: HttpProtocol.abort and {LOOK_DRAIN} (wait for the workers)",
@@ -203,17 +203,17 @@ async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tm
 
 async def test_shutdown_and_cleanup_hooks_run_after_the_requests_in_flight(serve, tmp_path):
     server, marker = start(serve, tmp_path)
-    conn = await slow_request_running(server, ms=150)
+    conn = await slow_request_running(server, ms=100)
     server.send_signal(signal.SIGTERM)
     await conn.read_response()
     await conn.close()
     code = await exit_code(server)
-    want = ["handler started (150 ms)", "handler done", "shutdown hook", "cleanup hook"]
+    want = ["handler started (100 ms)", "handler done", "shutdown hook", "cleanup hook"]
     expect(
         code == 0 and events(marker) == want,
         "on SIGTERM: finish the requests in flight, then run the on_shutdown hooks, then "
         "the on_cleanup hooks (a database pool must outlive the last handler using it)",
-        sent="GET /slow?ms=150, then SIGTERM",
+        sent="GET /slow?ms=100, then SIGTERM",
         expected=f"exit code 0 and the marker file {want}",
         got=f"exit code {code}, marker file {events(marker)}",
         look="sketch/runner.py: serve (drain first, then app.shutdown(), app.cleanup())",
