@@ -7,6 +7,9 @@ server's log holds no task left unretrieved and no protocol callback that blew u
 """
 
 import asyncio
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -291,3 +294,36 @@ async def test_a_handler_exception_gives_500_without_a_traceback(server):
         look="sketch/app.py: Application.handle",
     )
     await still_serving(server)
+
+
+IMF_FIXDATE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d\d:\d\d:\d\d GMT"
+)
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (get("/ok"), 200),
+        (get("/no-such-page"), 404),
+        (get("/boom"), 500),
+        (b"GET /ok HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+    ],
+    ids=["handler", "not-found", "handler-raised", "rejected-by-the-parser"],
+)
+async def test_every_response_carries_one_date_in_imf_fixdate(server, data, status):
+    reply = await request(server, data)
+    dates = reply.headers.getall("Date", [])
+    when = parsedate_to_datetime(dates[0]) if len(dates) == 1 else None
+    expect(
+        reply.status == status
+        and len(dates) == 1
+        and IMF_FIXDATE.fullmatch(dates[0])
+        and abs((datetime.now(timezone.utc) - when).total_seconds()) < 5,
+        "RFC 9110 6.6.1: a server with a clock dates every response, as an IMF-fixdate in GMT",
+        sent=reply.sent,
+        expected=f"{status}, and one header like `Date: Sun, 06 Nov 1994 08:49:37 GMT`, now",
+        got=reply.raw,
+        look="sketch/httpdate.py: http_date, and sketch/protocol.py: encode",
+    )

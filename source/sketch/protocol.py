@@ -25,6 +25,7 @@ import httptools
 #: end
 #: from 09
 
+from sketch.httpdate import http_date
 from sketch.limits import Limits, RequestRejected
 #: end
 #: from 02
@@ -427,7 +428,9 @@ class HttpProtocol(asyncio.Protocol):
 
 
 def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
-    """The response's bytes, saying whether the connection stays open."""
+    """The response's bytes, dated, saying whether the connection stays open."""
+    if "Date" not in response.headers:  # a handler may have set its own
+        response.headers["Date"] = http_date()
     if keep_alive:
         if request.version == "1.0":
             response.headers["Connection"] = "keep-alive"  # 1.0 closes unless told otherwise
@@ -438,5 +441,6 @@ def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
 
 def rejection_response(rejection: RequestRejected) -> Response:
     text = f"{rejection.status}: {rejection.detail}\n"
-    return Response(text=text, status=rejection.status, headers={"Connection": "close"})
+    headers = {"Connection": "close", "Date": http_date()}
+    return Response(text=text, status=rejection.status, headers=headers)
 #: end
