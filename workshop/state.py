@@ -26,9 +26,8 @@ class State:
     passed: dict[str, str] = field(default_factory=dict)  # stage id -> when it first passed
     hints: dict[str, int] = field(default_factory=dict)  # stage id -> hints shown
     solved: dict[str, list[str]] = field(default_factory=dict)  # stage id -> backups made by solve
-    failing: dict[str, str] = field(
-        default_factory=dict
-    )  # stage id -> first failing test, last check
+    # stage id -> the first test that failed in the stage's last check
+    failing: dict[str, str] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)  # room for other tools' notes
 
 
