@@ -435,7 +435,7 @@ def read_checkpoint(stage: Stage, root: Path = manifest.ROOT) -> Files:
 def on_pass(stage: Stage, first_time: bool, root: Path = manifest.ROOT) -> None:
     """Called by `invoke check` when STAGE passes: record its checkpoint the first time."""
     from workshop import swap  # swap imports this module
-    from workshop.console import console
+    from workshop.console import console, esc
 
     out = console()
     if swap.reference_in_place(stage, root):
@@ -448,7 +448,7 @@ def on_pass(stage: Stage, first_time: bool, root: Path = manifest.ROOT) -> None:
     try:
         made = make_checkpoint(stage, root)
     except (RuntimeError, OSError) as error:
-        out.print(f"[warn]Could not record a checkpoint:[/] {error}", markup=True)
+        out.print(f"[warn]Could not record a checkpoint:[/] {esc(error)}")
         return
     if made and git:
         out.print(

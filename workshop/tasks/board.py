@@ -11,7 +11,7 @@ from pathlib import Path
 from invoke import Exit, task
 
 from workshop import board_client, manifest
-from workshop.console import console
+from workshop.console import console, esc
 
 
 @task(
@@ -51,7 +51,7 @@ def _export(database: Path, target: Path) -> None:
             lines = store.export_csv(stages, out)
     finally:
         store.close()
-    console().print(f"[ok]✓ Wrote {lines} result(s) to[/] [path]{target}[/]")
+    console().print(f"[ok]✓ Wrote {lines} result(s) to[/] [path]{esc(target)}[/]")
 
 
 @task(
@@ -69,7 +69,8 @@ def join(c, url=None, code=None, name="", leave=False):
     if leave:
         left = board_client.leave()
         if left:
-            out.print(f"[ok]✓ Left the board at {left['url']}.[/] Checks are no longer reported.")
+            where = esc(left["url"])
+            out.print(f"[ok]✓ Left the board at {where}.[/] Checks are no longer reported.")
         else:
             out.print("You had not joined a board: nothing to leave.")
         return
@@ -79,7 +80,7 @@ def join(c, url=None, code=None, name="", leave=False):
         shown_as = board_client.join(url, code, name or board_client.default_name())
     except board_client.BoardError as problem:
         raise Exit(f"Could not join: {problem}", 1)
-    out.print(f"[ok]✓ Joined the board at {url}[/] as [bold]{shown_as}[/].", markup=True)
+    out.print(f"[ok]✓ Joined the board at {esc(url)}[/] as [bold]{esc(shown_as)}[/].")
     out.print(
         "From now on, each [cmd]invoke check[/] sends the board: the stage, how many tests "
         "passed and failed, the first failing test's name and the time. Nothing else. "

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from workshop import board_client, manifest, runner, state
 from workshop import build as builder
-from workshop.console import console
+from workshop.console import console, esc
 from workshop.manifest import Stage
 from workshop.runner import StageRun
 
@@ -78,7 +78,7 @@ def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
     if later:
         following = later[0]
         out.print(
-            f"Next: stage [stage]{following.id}[/] ({following.title}). "
+            f"Next: stage [stage]{following.id}[/] ({esc(following.title)}). "
             f"Read [path]{following.lesson().relative_to(manifest.ROOT)}[/], "
             f"then run [cmd]invoke check[/]."
         )
@@ -101,11 +101,11 @@ def report_failure(stage: Stage, run: StageRun) -> None:
     if run.sketch_dir != stage.step_dir():
         folder = run.sketch_dir.relative_to(manifest.ROOT)
     stopped = " (stopped at the first failure)" if run.stopped_early else ""
-    out.print(f"[stage]Stage {stage.id}[/] · {stage.title}")
+    out.print(f"[stage]Stage {stage.id}[/] · {esc(stage.title)}")
     out.print(f"[bad]✗ {run.summary()}{stopped}[/]\n")
     failure = run.first_failure
     if failure is not None:
-        out.print(f"[bold]{failure.name}[/]", markup=True)
+        out.print(f"[bold]{esc(failure.name)}[/]")
         out.print(_indent(_short(failure.message or "(no message)", run)), markup=False)
         where = run.where_to_look()
         if failure.output and not (where and where.todo):
@@ -117,8 +117,8 @@ def report_failure(stage: Stage, run: StageRun) -> None:
     where = run.where_to_look()
     out.print()
     if where is not None:
-        function = f", [bold]{where.function}[/]" if where.function else ""
-        out.print(f"Open [path]{folder}/{where.file}[/]{function}")
+        function = f", [bold]{esc(where.function)}[/]" if where.function else ""
+        out.print(f"Open [path]{esc(folder)}/{esc(where.file)}[/]{function}")
         if where.todo:
             out.print(f"  TODO: {where.todo}", markup=False)
     hints = len(stage.hints)
@@ -209,7 +209,7 @@ def verify(c, step=None, jobs=2, strict=False):
     out.print(f"{len(written)} stages verified in {time.monotonic() - started:.1f} s.")
     if wrong:
         for line in wrong:
-            out.print(f"[bad]✗[/] {line}", markup=True)
+            out.print(f"[bad]✗[/] {esc(line)}")
         raise Exit(code=1)
 
 
@@ -235,7 +235,7 @@ def build(c, force=False, check=False):
     if check:
         drift = builder.drift()
         for item in drift:
-            out.print(f"[bad]✗[/] {item.path}: {item.problem}")
+            out.print(f"[bad]✗[/] {esc(item.path)}: {esc(item.problem)}")
         if drift:
             out.print("Run [cmd]invoke build[/] to regenerate them from source/sketch.")
             raise Exit(code=1)
@@ -247,6 +247,6 @@ def build(c, force=False, check=False):
     for rel in report.removed:
         out.print(f"removed {rel}", markup=False)
     for rel in report.kept:
-        out.print(f"[warn]kept    {rel}[/] (changed by hand; --force overwrites it)")
+        out.print(f"[warn]kept    {esc(rel)}[/] (changed by hand; --force overwrites it)")
     changed = len(report.written) + len(report.removed)
     out.print(f"[ok]✓ Built:[/] {changed} file(s) changed, {len(report.kept)} kept.")

@@ -8,7 +8,7 @@ from invoke import Exit, task
 from rich.table import Table
 
 from workshop import grading, manifest
-from workshop.console import console
+from workshop.console import console, esc
 
 
 def learner_repo(path: str | None) -> Path:
@@ -80,7 +80,7 @@ def grade(
     if formats:
         out_dir = Path(out) if Path(out).is_absolute() else Path.cwd() / out
         for path in grading.write(result, out_dir, formats):
-            out_console.print(f"wrote [path]{path}[/]")
+            out_console.print(f"wrote [path]{esc(path)}[/]")
     if min_score is not None and result.score < float(min_score):
         out_console.print(f"[bad]✗ {result.score:g} points is below --min-score {min_score}.[/]")
         raise Exit(code=1)
@@ -109,9 +109,9 @@ def show(result: grading.Grade) -> None:
         if stage.tests_edited:
             source = "trusted tests" if result.tests_from else "shipped tests"
             edits = ", ".join(stage.tests_edited)
-            out.print(f"[warn]tests edited[/] in {stage.id} (vs the {source}): {edits}")
+            out.print(f"[warn]tests edited[/] in {stage.id} (vs the {source}): {esc(edits)}")
         if stage.note:
-            out.print(f"[warn]{stage.id}[/]: {stage.note}")
+            out.print(f"[warn]{stage.id}[/]: {esc(stage.note)}")
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."

@@ -6,7 +6,7 @@ from invoke import Exit, task
 
 from workshop import manifest, newstep
 from workshop import update as updater
-from workshop.console import console
+from workshop.console import console, esc
 from workshop.tasks.grading import learner_repo
 
 
@@ -60,7 +60,7 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
     except (RuntimeError, ValueError) as error:
         raise Exit(f"update: {error}", code=2) from None
     verb = "would " if dry_run else ""
-    out.print(f"Release [bold]{report.release[:12]}[/] into [path]{target}[/]")
+    out.print(f"Release [bold]{report.release[:12]}[/] into [path]{esc(target)}[/]")
     for rel in report.updated:
         out.print(f"{verb}update  {rel}", markup=False)
     for rel in report.added:
@@ -68,9 +68,11 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
     for rel in report.removed:
         out.print(f"{verb}remove  {rel}", markup=False)
     for mine, new in report.kept:
-        out.print(f"[warn]kept    {mine}[/] (you changed it); the new version: [path]{new}[/]")
+        out.print(
+            f"[warn]kept    {esc(mine)}[/] (you changed it); the new version: [path]{esc(new)}[/]"
+        )
     for rel in report.kept_dropped:
-        out.print(f"[warn]kept    {rel}[/] (you changed it; the new release no longer has it)")
+        out.print(f"[warn]kept    {esc(rel)}[/] (you changed it; the new release no longer has it)")
     changes = len(report.updated) + len(report.added) + len(report.removed)
     out.print(
         f"[ok]✓[/] {changes} file(s) {verb or ''}changed, {len(report.kept)} of yours kept, "

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from workshop import checkpoints, manifest, state, swap
 from workshop.checkpoints import Files
-from workshop.console import console
+from workshop.console import console, esc
 from workshop.manifest import Stage
 from workshop.tasks import core
 from workshop.tasks.core import pick_stage
@@ -131,10 +131,10 @@ def hint(c, step=None, all=False):  # noqa: A002 - `--all` is the flag a learner
     seen = saved.hints.get(stage.id, 0)
     if all:
         for number, text in enumerate(hints, start=1):
-            out.print(f"[bold]Hint {number} of {len(hints)}[/] ({stage.id}): {text}")
+            out.print(f"[bold]Hint {number} of {len(hints)}[/] ({stage.id}): {esc(text)}")
         shown = len(hints)
     elif seen >= len(hints):
-        out.print(f"[bold]Hint {len(hints)} of {len(hints)}[/] ({stage.id}): {hints[-1]}")
+        out.print(f"[bold]Hint {len(hints)} of {len(hints)}[/] ({stage.id}): {esc(hints[-1])}")
         out.print(
             f"That was the last hint. [cmd]invoke hint {stage.id} --all[/] shows them all; "
             f"[cmd]invoke solve {stage.id}[/] swaps in the reference (your work is backed up)."
@@ -142,7 +142,7 @@ def hint(c, step=None, all=False):  # noqa: A002 - `--all` is the flag a learner
         return
     else:
         shown = seen + 1
-        out.print(f"[bold]Hint {shown} of {len(hints)}[/] ({stage.id}): {hints[shown - 1]}")
+        out.print(f"[bold]Hint {shown} of {len(hints)}[/] ({stage.id}): {esc(hints[shown - 1])}")
     saved.hints[stage.id] = max(seen, shown)
     state.save(saved, ROOT)
     left = len(hints) - shown
@@ -166,9 +166,9 @@ def _fail(error: Exception) -> Exit:
 def _say_backup(out, result: swap.SwapResult) -> None:
     where = "a git tag" if result.git else ".workshop/backups/ (this folder is not a git repo)"
     if result.backup_created:
-        out.print(f"Your work was backed up as [path]{result.backup}[/] ({where}).")
+        out.print(f"Your work was backed up as [path]{esc(result.backup)}[/] ({where}).")
     else:
-        out.print(f"Your work was already backed up, unchanged, as [path]{result.backup}[/].")
+        out.print(f"Your work was already backed up, unchanged, as [path]{esc(result.backup)}[/].")
 
 
 @task(
@@ -190,15 +190,15 @@ def solve(c, step=None, file=None):
     folder = _rel(stage.step_dir() / swap.PACKAGE)
     if not result.changed:
         what = f"{folder}/{file}" if file else folder
-        out.print(f"{what} already is the reference: nothing to do. Run [cmd]invoke check[/].")
+        out.print(f"{esc(what)} already is the reference: nothing to do. Run [cmd]invoke check[/].")
         return
     what = f"{folder}/{swap.normalise_file(stage, file, ROOT)}" if file else f"{folder}/"
-    out.print(f"[ok]✓ The reference solution is now in {what}[/]")
+    out.print(f"[ok]✓ The reference solution is now in {esc(what)}[/]")
     _say_backup(out, result)
     number = result.backup.rsplit("/", 1)[-1] if result.backup else ""
     out.print(f"  Compare yours with it: [cmd]invoke diff {stage.id} --against backup[/]")
     if result.git:
-        out.print(f"      (or: [cmd]git diff {result.backup} -- {folder}[/])")
+        out.print(f"      (or: [cmd]git diff {esc(result.backup)} -- {esc(folder)}[/])")
     out.print(f"  Get yours back:        [cmd]invoke restore {stage.id} --backup {number}[/]")
 
 
@@ -223,9 +223,9 @@ def restore(c, step=None, backup=None):
         raise _fail(error) from None
     folder = _rel(stage.step_dir() / swap.PACKAGE)
     if not result.changed:
-        out.print(f"{folder}/ already holds {result.what}: nothing to do.")
+        out.print(f"{esc(folder)}/ already holds {esc(result.what)}: nothing to do.")
         return
-    out.print(f"[ok]✓ {folder}/ is back as it was in {result.what}[/]")
+    out.print(f"[ok]✓ {esc(folder)}/ is back as it was in {esc(result.what)}[/]")
     _say_backup(out, result)
     out.print(f"Next: [cmd]invoke check {stage.id}[/]")
 
@@ -242,7 +242,7 @@ def backups(c, step=None):
     git = checkpoints.uses_git(ROOT)
     table = Table("backup", "taken", "why", title=f"backups of {stage.id}", box=box.SIMPLE)
     for snapshot in found:
-        table.add_row(snapshot.name, snapshot.when.replace("T", " ")[:19], snapshot.reason)
+        table.add_row(snapshot.name, snapshot.when.replace("T", " ")[:19], esc(snapshot.reason))
     out.print(table)
     if not git:
         out.print("They are kept under [path].workshop/backups/[/] (not a git repository).")
@@ -264,9 +264,9 @@ def reset(c, step=None):
         raise _fail(error) from None
     folder = _rel(stage.step_dir() / swap.PACKAGE)
     if not result.changed:
-        out.print(f"{folder}/ already is the untouched skeleton: nothing to do.")
+        out.print(f"{esc(folder)}/ already is the untouched skeleton: nothing to do.")
         return
-    out.print(f"[ok]✓ {folder}/ is the untouched skeleton again[/]")
+    out.print(f"[ok]✓ {esc(folder)}/ is the untouched skeleton again[/]")
     _say_backup(out, result)
     number = result.backup.rsplit("/", 1)[-1] if result.backup else ""
     out.print(f"Changed your mind? [cmd]invoke restore {stage.id} --backup {number}[/]")
@@ -349,14 +349,14 @@ def diff(c, step=None, against="solution", backup=None):
     your_label = _rel(stage.step_dir() / swap.PACKAGE)
     lines = unified_diff(theirs, yours, label, your_label)
     if not lines:
-        out.print(f"{your_label}/ and {label} are the same.")
+        out.print(f"{esc(your_label)}/ and {esc(label)} are the same.")
         return
     styles = {"+": "green", "-": "red", "@": "cyan"}
     for line in lines:
         style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1])
         out.print(line, style=style, markup=False, highlight=False)
     changed = sum(1 for line in lines if line.startswith("+++") or line.startswith("Binary"))
-    out.print(f"\n[dim]{changed} file(s) differ: {label} (-) against yours (+).[/]")
+    out.print(f"\n[dim]{changed} file(s) differ: {esc(label)} (-) against yours (+).[/]")
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -475,7 +475,7 @@ def watch(c, step=None, keep_going=False):
             core.check(c, step=stage.id, keep_going=keep_going)
         except Exit:
             pass  # the failure report was printed; keep watching
-        out.print(f"\n[dim]Watching {_rel(folder)}/ for changes. Ctrl-C stops.[/]")
+        out.print(f"\n[dim]Watching {esc(_rel(folder))}/ for changes. Ctrl-C stops.[/]")
         sys.stdout.flush()
         if runs_left is not None:
             runs_left -= 1
