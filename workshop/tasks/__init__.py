@@ -8,6 +8,8 @@ import pkgutil
 from invoke import Collection, Task
 from invoke.parser.parser import ParseMachine
 
+from workshop import platforms
+
 # Invoke has no optional positional arguments: a positional must be given, and one with a
 # default is never filled from the command line. The workshop wants both `invoke check`
 # (your current stage) and `invoke check 04`. So a positional named in OPTIONAL_POSITIONALS
@@ -29,7 +31,12 @@ ParseMachine.complete_context = _complete_context  # type: ignore[method-assign]
 
 
 def namespace() -> Collection:
-    """Every task defined in a module of this package, at the top level (`invoke check`)."""
+    """Every task defined in a module of this package, at the top level (`invoke check`).
+
+    On a platform the workshop does not run on, this exits with a one-line answer before
+    any task module is imported, so every task (and `invoke --list`) says it at once.
+    """
+    platforms.refuse_unsupported()
     ns = Collection()
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
