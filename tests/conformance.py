@@ -283,8 +283,9 @@ def check(case: Case, outcome: Outcome) -> None:
     details = {"sent": case.data, "expected": expected_text(case), "look": LOOK}
     for number, (want, reply) in enumerate(zip(case.requests, outcome.replies, strict=False), 1):
         check_answer(f"{what}\nrequest {number} of {len(case.requests)}", want, reply, details)
-    if outcome.error:
-        fail(f"{what}\n{outcome.error}", **details)
+    if outcome.error:  # its message already says what was sent and what came back
+        answers = f"after {len(outcome.replies)} of the answers expected"
+        fail(f"{what}\nexpected {details['expected']}; {answers}:\n{outcome.error}", look=LOOK)
     if case.status is not None:
         reply = outcome.replies[-1]
         expect(

@@ -1,9 +1,9 @@
-"""The app tests/test_conformance*.py serve with the final reference: it echoes what it got.
+"""The app the final reference serves for tests/test_corpora.py and test_conformance.py.
 
-Every route answers 200 with a JSON description of the request as the handler saw it, so a
-test can check what the server's reader made of the bytes it was sent. Only the public API
-is used (the contract's `request.*`); `url`, `rel_url` and `host` are echoed when the
-reference has them (issue 17 adds them), null otherwise.
+It echoes what it got: every route answers 200 with a JSON description of the request as
+the handler saw it, so a test can check what the server's reader made of the bytes it was
+sent. Only the public API is used (the contract's `request.*`); `url`, `rel_url` and `host`
+are echoed when the reference has them (issue 17 adds them), null otherwise.
 """
 
 from sketch import Application, Request, Response, json_response
