@@ -1,12 +1,15 @@
-"""The final reference server, run for the workshop's own tests of hostile input and fuzzing."""
+"""The final reference server, run for the workshop's own tests of hostile input, fuzzing and
+conformance.
+"""
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from workshop.manifest import ROOT
+from workshop.manifest import stages
 from workshop.server import ServerProcess
+from workshop.testing import Reply, expect, get, request
 
-REFERENCE = ROOT / "solutions" / "10_shutdown"
+REFERENCE = stages()[-1].solution_dir()  # the final stage's reference, whichever it is
 
 # Lines asyncio logs when a callback or task failed: none may appear, whatever was sent.
 BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")
@@ -32,3 +35,36 @@ def running_reference(
     assert alive, f"the server died:\n{process.describe_death()}"
     bad = failures_logged(log)
     assert not bad, "the server's log shows a callback or task that failed:\n" + "\n".join(bad)
+
+
+async def still_serving(server: ServerProcess) -> None:
+    """A good request on a new connection still gets 200 (the apps served here answer /ok)."""
+    reply = await request(server, get("/ok"))
+    expect(
+        reply.status == 200 and server.alive(),
+        "whatever a client sent, the server must go on serving others",
+        sent=reply.sent,
+        expected="200 OK",
+        got=reply.summary(),
+    )
+
+
+async def refused(
+    server: ServerProcess,
+    data: bytes,
+    status: int,
+    why: str,
+    look: str = "sketch/parser.py and sketch/limits.py",
+) -> Reply:
+    """Send DATA; expect STATUS, then the connection closed; then a good request works."""
+    reply = await request(server, data)
+    expect(
+        reply.status == status and reply.closed,
+        why,
+        sent=data,
+        expected=f"{status}, then the connection closed",
+        got=reply.summary() + ("; closed" if reply.closed else "; left open"),
+        look=look,
+    )
+    await still_serving(server)
+    return reply

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reference import failures_logged, running_reference
-from workshop.testing import Connection, Reply, expect, get, request, server_output
+from tests.reference import failures_logged, refused, running_reference, still_serving
+from workshop.testing import Connection, expect, get, request, server_output
 
 HEADER_TIMEOUT = 0.3
 
@@ -29,32 +29,6 @@ def server():
         ("--header-timeout", str(HEADER_TIMEOUT)),
         extra_path=[Path(__file__).resolve().parent],
     )
-
-
-async def still_serving(server) -> None:
-    reply = await request(server, get("/ok"))
-    expect(
-        reply.status == 200 and server.alive(),
-        "after the hostile input the server must go on serving others",
-        sent=reply.sent,
-        expected="200 OK",
-        got=reply.summary(),
-    )
-
-
-async def refused(server, data: bytes, status: int, why: str) -> Reply:
-    """Send DATA; expect STATUS, then the connection closed; then a good request works."""
-    reply = await request(server, data)
-    expect(
-        reply.status == status and reply.closed,
-        why,
-        sent=data,
-        expected=f"{status}, then the connection closed",
-        got=reply.summary() + ("; closed" if reply.closed else "; left open"),
-        look="sketch/parser.py and sketch/limits.py",
-    )
-    await still_serving(server)
-    return reply
 
 
 @pytest.mark.parametrize(
