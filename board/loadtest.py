@@ -2,14 +2,15 @@
 
     python -m board.loadtest [--learners 200] [--seconds 60]   # on a board of its own
 
-The learners share this process's event loop; the page's poller is a process of its own,
-with its own HTTP client, so what it times is the board answering, not a queue in the
+The learners share this process's event loop, each with its own client and its own address
+(so the board's per-client limits see a room, not one script). The page's poll is timed by
+a probe, a process of its own with its own client, which also sends one more learner's
+reports: what it times is the board answering under the room's load, not a queue in the
 load generator (sharing one connection pool with 200 learners once made the page look
-seconds slow while the board answered in milliseconds). Each learner comes from an address
-of its own, as in a room, so the board's per-client limits see a room and not one script.
+seconds slow while the board answered in milliseconds).
 
-It prints the latency of reports and page polls (p50, p99, max), and the board's CPU time
-and memory. tests/test_board_load.py runs the same code for a few seconds.
+It prints p50, p99 and max of the page poll and of reports, and the board's CPU time and
+memory. tests/test_board_load.py runs the same code for a few seconds.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -48,7 +51,7 @@ class Timings:
             return f"{len(self.seconds)} requests"
         ms = sorted(s * 1000 for s in self.seconds)
         p50 = statistics.median(ms)
-        p99 = statistics.quantiles(ms, n=100)[98]
+        p99 = statistics.quantiles(ms, n=100, method="inclusive")[98]
         return f"{len(ms)} requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
 
 
@@ -56,22 +59,27 @@ class Timings:
 
 
 async def room(url: str, code: str, learners: int, rounds: int) -> Timings:
-    """LEARNERS join, then each reports once a second for ROUNDS rounds (the last a pass)."""
+    """LEARNERS join, then each reports once a second for ROUNDS rounds (the last a pass).
+
+    Each learner is a machine of its own: its own address, its own client and connection
+    (one pool shared by 200 learners would time its own queue, as the page's poll once did).
+    """
     timings = Timings()
     stages = [stage.id for stage in manifest.stages()]
-    limits = httpx.Limits(max_connections=learners, max_keepalive_connections=learners)
-    async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT, limits=limits) as http:
+    tls = ssl.create_default_context()  # made once: each client would load the CA bundle
 
-        async def learner(n: int) -> None:
-            address = machine()
-            await asyncio.sleep(n / learners)  # the room starts over a second, as in life
-            reply = await http.post(
-                "/api/join", json={"code": code, "name": f"learner {n:03d}"}, headers=address
-            )
-            if reply.status_code != 200:
-                timings.errors.append(f"learner {n} joining: {reply.status_code} {reply.text}")
+    async def learner(n: int) -> None:
+        await asyncio.sleep(n / learners)  # the room starts over a second, as in life
+        client = httpx.AsyncClient(base_url=url, timeout=TIMEOUT, headers=machine(), verify=tls)
+        async with client as http:
+            name = f"learner {n:03d}"
+            try:
+                reply = await http.post("/api/join", json={"code": code, "name": name})
+                reply.raise_for_status()
+            except httpx.HTTPError as problem:
+                timings.errors.append(f"learner {n} joining: {problem!r}")
                 return
-            headers = {**address, **as_learner(reply.json()["token"])}
+            http.headers.update(as_learner(reply.json()["token"]))
             for round_ in range(rounds):
                 last = round_ == rounds - 1
                 body = {
@@ -82,7 +90,7 @@ async def room(url: str, code: str, learners: int, rounds: int) -> Timings:
                 }
                 started = time.perf_counter()
                 try:
-                    reply = await http.post("/api/report", json=body, headers=headers)
+                    reply = await http.post("/api/report", json=body)
                     if reply.status_code != 200:
                         timings.errors.append(f"learner {n}: {reply.status_code} {reply.text}")
                 except httpx.HTTPError as problem:
@@ -91,24 +99,29 @@ async def room(url: str, code: str, learners: int, rounds: int) -> Timings:
                 timings.seconds.append(took)
                 await asyncio.sleep(max(0.0, 1.0 - took))
 
-        await asyncio.gather(*(learner(n) for n in range(learners)))
+    await asyncio.gather(*(learner(n) for n in range(learners)))
     return timings
 
 
-# --- the page: a process of its own ----------------------------------------------------
+# --- the probe: a process of its own --------------------------------------------------
 
 
-class Poller:
-    """`python -m board.loadtest poll URL`: polls the page until told to stop.
+class Probe:
+    """`python -m board.loadtest probe URL CODE`: the page's poll and one more learner.
 
-    with Poller(url) as poller: ...   then poller.timings
+    Every PAGE_EVERY seconds, until told to stop, it times GET /api/progress and a report of
+    its own, from a process with nothing else to do: the board's latency under the room's
+    load, not the load generator's.
+
+        with Probe(url, code) as probe: ...   then probe.page, probe.report (Timings)
     """
 
-    def __init__(self, url: str, every: float = PAGE_EVERY) -> None:
-        self.command = [sys.executable, "-m", "board.loadtest", "poll", url, str(every)]
-        self.timings = Timings()
+    def __init__(self, url: str, code: str, every: float = PAGE_EVERY) -> None:
+        self.command = [sys.executable, "-m", "board.loadtest", "probe", url, code, str(every)]
+        self.page = Timings()
+        self.report = Timings()
 
-    def __enter__(self) -> Poller:
+    def __enter__(self) -> Probe:
         self.proc = subprocess.Popen(
             self.command,
             cwd=manifest.ROOT,
@@ -122,30 +135,37 @@ class Poller:
         try:
             out, _ = self.proc.communicate(input="", timeout=TIMEOUT + 5)  # EOF: stop
             found = json.loads(out)
-            self.timings = Timings(found["seconds"], found["errors"])
-        except (subprocess.TimeoutExpired, ValueError) as problem:
+            self.page, self.report = Timings(**found["page"]), Timings(**found["report"])
+        except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError) as problem:
             self.proc.kill()
             self.proc.wait()
-            self.timings.errors.append(f"the poller did not report: {problem!r}")
+            self.page.errors.append(f"the probe did not report: {problem!r}")
 
 
-def poll(url: str, every: float) -> Timings:
-    """Time GET /api/progress every EVERY seconds until stdin closes (runs in the poller)."""
+def probe(url: str, code: str, every: float) -> dict[str, Timings]:
+    """What the probe process does, until its stdin closes."""
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    timings = Timings()
-    with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
+    page, report = Timings(), Timings()
+    with httpx.Client(base_url=url, timeout=TIMEOUT, headers=machine()) as http:
+        joined = http.post("/api/join", json={"code": code, "name": "probe"})
+        joined.raise_for_status()
+        http.headers.update(as_learner(joined.json()["token"]))
+        body = {"stage": manifest.stages()[0].id, "passed": 1, "failed": 1, "test": "test_x"}
         while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                reply = http.get("/api/progress")
-                reply.raise_for_status()
-                reply.json()
-            except (httpx.HTTPError, ValueError) as problem:
-                timings.errors.append(repr(problem))
-            timings.seconds.append(time.perf_counter() - started)
+            timed(page, lambda: http.get("/api/progress").raise_for_status().json())
+            timed(report, lambda: http.post("/api/report", json=body).raise_for_status())
             stop.wait(every)
-    return timings
+    return {"page": page, "report": report}
+
+
+def timed(timings: Timings, request: Callable[[], object]) -> None:
+    started = time.perf_counter()
+    try:
+        request()
+    except (httpx.HTTPError, ValueError) as problem:
+        timings.errors.append(repr(problem))
+    timings.seconds.append(time.perf_counter() - started)
 
 
 # --- the board's own costs -------------------------------------------------------------
@@ -177,20 +197,22 @@ def measure(learners: int, seconds: int) -> None:
             pid = board.proc.pid  # type: ignore[union-attr]
             cpu_before, rss_before = cpu_seconds(pid), rss_mib(pid)
             started = time.perf_counter()
-            with Poller(board.url) as poller:
-                reports = asyncio.run(room(board.url, board.code, learners, seconds))
+            with Probe(board.url, board.code) as seen:
+                room_seen = asyncio.run(room(board.url, board.code, learners, seconds))
             elapsed = time.perf_counter() - started
             cpu_after, rss_after = cpu_seconds(pid), rss_mib(pid)
         finally:
             board.kill()
     print(f"{learners} learners reporting every second for {seconds} s ({elapsed:.1f} s in all)")
-    print(f"  reports:    {reports.summary()}, {len(reports.errors)} errors")
-    print(f"  page polls: {poller.timings.summary()}, {len(poller.timings.errors)} errors")
+    print(f"  page poll (probe): {seen.page.summary()}, {len(seen.page.errors)} errors")
+    print(f"  report (probe):    {seen.report.summary()}, {len(seen.report.errors)} errors")
+    print(f"  reports (room):    {room_seen.summary()}, {len(room_seen.errors)} errors")
+    print("    (the room's times include its own event loop's queue: the probe's do not)")
     if cpu_before is not None and cpu_after is not None:
-        print(f"  board CPU:  {100 * (cpu_after - cpu_before) / elapsed:.0f}% of one core")
+        print(f"  board CPU: {100 * (cpu_after - cpu_before) / elapsed:.0f}% of one core")
     if rss_before is not None and rss_after is not None:
-        print(f"  board RSS:  {rss_before:.1f} MiB before, {rss_after:.1f} MiB after")
-    for error in (reports.errors + poller.timings.errors)[:5]:
+        print(f"  board RSS: {rss_before:.1f} MiB before, {rss_after:.1f} MiB after")
+    for error in (room_seen.errors + seen.page.errors + seen.report.errors)[:5]:
         print(f"  error: {error}")
 
 
@@ -200,9 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="seconds of reporting")
     if argv is None:
         argv = sys.argv[1:]
-    if argv[:1] == ["poll"]:  # the poller process: python -m board.loadtest poll URL EVERY
-        timings = poll(argv[1], float(argv[2]))
-        print(json.dumps({"seconds": timings.seconds, "errors": timings.errors}))
+    if argv[:1] == ["probe"]:  # the probe process: python -m board.loadtest probe URL CODE S
+        found = probe(argv[1], argv[2], float(argv[3]))
+        print(json.dumps({key: asdict(timings) for key, timings in found.items()}))
         return 0
     args = parser.parse_args(argv)
     measure(args.learners, args.seconds)

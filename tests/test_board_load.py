@@ -1,7 +1,7 @@
 """A room's worth of load: 200 learners reporting every second while the page polls.
 
-The learners run on this test's event loop; the page's poller is a process of its own with
-its own client (board/loadtest.py), so the page's timings are the board's. The test asserts
+The learners run on this test's event loop; the page's poll is timed by a probe, a process
+of its own with its own client (board/loadtest.py), so its timings are the board's. The test asserts
 that nothing fails and that the page never waits long; the latency figures in docs/BOARD.md
 come from `python -m board.loadtest` on an idle machine, not from a test.
 """
@@ -10,7 +10,7 @@ import os
 
 import httpx
 
-from board.loadtest import Poller, room
+from board.loadtest import Probe, room
 from board.testing import BoardProcess
 
 LEARNERS = 200
@@ -23,18 +23,20 @@ SLOWEST_PAGE = 2.0  # seconds: generous (the page polls every 2 s); the target i
 async def test_two_hundred_learners_reporting_every_second_get_no_errors(tmp_path):
     board = BoardProcess(tmp_path / "board.sqlite3").start()
     try:
-        with Poller(board.url) as poller:
+        with Probe(board.url, board.code) as probe:
             reports = await room(board.url, board.code, LEARNERS, ROUNDS)
         async with httpx.AsyncClient(base_url=board.url, timeout=5) as http:
             final = (await http.get("/api/progress")).json()
     finally:
         board.kill()
-    page = poller.timings
+    page = probe.page
     print(f"reports: {reports.summary()}\npage polls: {page.summary()}")
     assert not reports.errors, f"{len(reports.errors)} reports failed: {reports.errors[:5]}"
     assert not page.errors, f"{len(page.errors)} page polls failed: {page.errors[:5]}"
+    assert not probe.report.errors, f"the probe's reports failed: {probe.report.errors[:5]}"
     assert len(reports.seconds) == LEARNERS * ROUNDS
-    assert len(final["learners"]) == LEARNERS
-    assert all(row["stages_passed"] == 1 for row in final["learners"])
+    assert len(final["learners"]) == LEARNERS + 1  # and the probe
+    learners = [row for row in final["learners"] if row["name"] != "probe"]
+    assert all(row["stages_passed"] == 1 for row in learners)
     assert len(page.seconds) >= ROUNDS, "the poller barely ran"
     assert max(page.seconds) < SLOWEST_PAGE, f"the page waited {max(page.seconds):.2f} s"
