@@ -40,12 +40,15 @@ def board(c, host="127.0.0.1", port=8765, db="", export="", stuck_minutes=10.0):
 
 
 def _export(database: Path, target: Path) -> None:
-    from board.store import Store
+    from board.store import OutdatedDatabase, Store
 
     if not database.is_file():
         raise Exit(f"There is no board database at {database}: run `invoke board` first.", 1)
     stages = [{"id": s.id, "title": s.title} for s in manifest.stages()]
-    store = Store(database)
+    try:
+        store = Store(database)
+    except OutdatedDatabase as problem:
+        raise Exit(str(problem), 1)
     try:
         with target.open("w", newline="", encoding="utf-8") as out:
             lines = store.export_csv(stages, out)
