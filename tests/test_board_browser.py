@@ -3,10 +3,11 @@
 No browser download and no extra package: Debian's `chromium` is started with
 `--remote-debugging-pipe`, which speaks the protocol as NUL-terminated JSON messages on file
 descriptors 3 (to the browser) and 4 (from it). One test loads the board, posts a result and
-sees it appear without a reload, and checks that markup in a name stays text. The other
-lays out a room on a projector (1280 px) and on a phone (400 px), checks that the stuck
-learner's name, stage and failing test are on screen in both, and saves the screenshots as
-artifacts: .workshop/artifacts/board-1280.png and board-400.png.
+sees it appear without a reload, and checks that markup in a name stays text. One lays out
+a room on a projector (1280 px) and on a phone (400 px), checks that the stuck learner's
+name, stage and failing test are on screen in both, and saves the screenshots as artifacts:
+.workshop/artifacts/board-1280.png and board-400.png. One clicks the instructor view's
+buttons.
 
 Without Chromium the test skips, saying why; with BOARD_REQUIRE_BROWSER=1 (CI) it fails.
 """
@@ -360,5 +361,38 @@ def test_the_stuck_learner_and_their_failing_test_are_on_screen_on_a_projector_a
             shown = json.dumps(["Alan Turing", "reference", width])
             reference = page.evaluate(f"{ON_SCREEN}({shown})")
             assert reference == "visible", f"{where}: a reference check must say so: {reference}"
+    finally:
+        board.kill()
+
+
+@pytest.mark.timeout(30)
+def test_the_instructor_view_releases_and_removes_learners_and_hides_its_token(browser, tmp_path):
+    board = BoardProcess(tmp_path / "board.sqlite3").start()
+    try:
+        with httpx.Client(base_url=board.url, timeout=2) as http:
+            for name in ("Moved Machines", "Left Early"):
+                body = {"code": board.code, "name": name}
+                assert http.post("/api/join", json=body, headers=machine()).status_code == 200
+            page = Page(browser)
+            page.goto(f"{board.url}/#admin={board.token}")
+            assert page.wait_for_text("Left Early")
+            assert board.token not in page.evaluate("location.href"), "the token stays on screen"
+            page.evaluate("window.confirm = () => true")  # the instructor says yes
+            for name, action in (("Moved Machines", "release"), ("Left Early", "remove")):
+                clicked = page.evaluate(
+                    f"""[...document.querySelectorAll("[data-name]")]
+                        .find((row) => row.dataset.name === {json.dumps(name)})
+                        .querySelector("button[data-action={action}]").click()"""
+                )
+                assert clicked is None
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                rows = {r["name"]: r for r in http.get("/api/progress").json()["learners"]}
+                if "Left Early" not in rows and rows["Moved Machines"]["released"]:
+                    break
+                time.sleep(0.05)  # the page's requests are not ours to await
+        assert "Left Early" not in rows, "remove did not remove"
+        assert rows["Moved Machines"]["released"], "release did not release"
+        assert page.wait_for_text("name released")
     finally:
         board.kill()

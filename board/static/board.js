@@ -87,6 +87,7 @@ function adminButtons(learner) {
   for (const action of ["release", "remove"]) {
     const button = el("button", action);
     button.type = "button";
+    button.dataset.action = action;
     button.addEventListener("click", () => adminAction(action, { name: learner.name }));
     span.append(" ", button);
   }
