@@ -650,3 +650,30 @@ def test_export_writes_one_csv_line_per_result(tmp_path: Path):
     assert lines[2].startswith('"Ada, Countess",02_parsing,failing,1,2,test_y,')
     assert lines[3].startswith('"Ada, Countess",03_responses,reference,5,0,,')
     store.close()
+
+
+# --- the throttle alone ----------------------------------------------------------------
+
+
+def test_the_throttle_allows_a_burst_then_waits_that_double_and_forgets_a_quiet_client():
+    from board.throttle import Throttle
+
+    limit = Throttle(burst=3, every=10.0, max_wait=60.0)
+    for _ in range(3):
+        assert limit.retry_after("a", now=0) == 0
+        limit.count("a", now=0)
+    assert limit.retry_after("b", now=0) == 0, "another client is not held up"
+    waits = [limit.retry_after("a", now=0) for _ in range(4)]
+    assert waits == [20, 40, 60, 60], "pushing doubles the wait, up to max_wait"
+    assert limit.retry_after("a", now=59) == 60, "coming back early is pushing too"
+    assert limit.retry_after("a", now=200) == 0, "once the wait is over, the client may try"
+    limit.count("a", now=200)  # the bucket has drained: the strikes are forgotten
+    assert limit.retry_after("a", now=200) == 0
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network():
+    from board.throttle import client_key
+
+    assert client_key("2001:db8:1:2::5") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::5") != client_key("2001:db8:1:3::5")
+    assert client_key("::ffff:10.0.0.5") == client_key("10.0.0.5") == "10.0.0.5"
