@@ -81,6 +81,8 @@ def join(url: str, code: str, name: str) -> str:
     before = joined()
     token = before["token"] if before and before["url"] == url else None
     reply = post(url + "/api/join", {"code": code, "name": name.strip()}, JOIN_TIMEOUT, token)
+    if not isinstance(reply.get("token"), str):
+        raise BoardError(f"the board at {url} gave no learner token: is it an older board?")
     board = {"url": url, "name": reply["name"], "token": reply["token"]}
     saved = state.load()
     saved.extra[KEY] = board
