@@ -57,7 +57,10 @@ def banner(store: object, host: str, port: int, db: Path) -> str:
         f"  Data:             {db}",
     ]
     if host in ("127.0.0.1", "localhost", "::1"):
-        lines.append("  Only this machine can reach it: use --host 0.0.0.0 for the room.")
+        lines.append(
+            "  Only this machine (and a port forwarder on it) can reach it: --host 0.0.0.0 "
+            "opens it to the network; docs/BOARD.md says how a Codespace room reaches it."
+        )
     return "\n".join(lines)
 
 
