@@ -4,8 +4,14 @@ Learners' `invoke check` posts each result here (see workshop/board_client.py); 
 instructor runs `invoke board` and opens the page. The board is an application written on
 the workshop's own final reference framework, `solutions/10_shutdown/sketch`:
 
-    store.py     the SQLite database: learners, their latest result per stage, the codes
+    store.py     the SQLite database: learners and their tokens, latest results, the codes
+    names.py     display names: normalized, nothing invisible, unique without case
+    throttle.py  per-client limits: a burst, then a wait that doubles
+    access.py    who may do what: client address, join code, learner and instructor tokens
+    errors.py    HTTP errors with a JSON body that says what was wrong
     app.py       the sketch Application: routes, middlewares, hooks, validation
+    serving.py   run_app, the banner once the port is bound, each request's client address
     __main__.py  `python -m board`: puts the reference framework on sys.path and runs the app
     static/      the page, its script and its style: no build step, no external assets
+    testing.py   a board process for tests; loadtest.py: a room's worth of load, measured
 """

@@ -1,12 +1,14 @@
 """Run the board: python -m board [--host H] [--port P] [--db FILE].
 
-It prints the join code and the instructor token, then `Serving on http://HOST:PORT` (the
-reference framework's line, which tests wait for). SIGINT or SIGTERM stops it gracefully.
+Once the port is bound, it prints the join code and the instructor token, then `Serving on
+http://HOST:PORT` (the reference framework's line, which tests wait for). If it cannot
+bind, it says why and prints neither secret. SIGINT or SIGTERM stops it gracefully.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import socket
 import sys
@@ -43,7 +45,8 @@ def room_address(host: str) -> str:
 
 
 def banner(store: object, host: str, port: int, db: Path) -> str:
-    url = f"http://{room_address(host)}:{port or 'PORT'}"
+    """What the instructor needs, once PORT (the one bound) is known."""
+    url = f"http://{room_address(host)}:{port}"
     code, token = store.join_code(), store.instructor_token()  # type: ignore[attr-defined]
     lines = [
         "Room board for the sketch workshop",
@@ -54,31 +57,50 @@ def banner(store: object, host: str, port: int, db: Path) -> str:
         f"  Data:             {db}",
     ]
     if host in ("127.0.0.1", "localhost", "::1"):
-        lines.append("  Only this machine can reach it: use --host 0.0.0.0 for the room.")
+        lines.append(
+            "  Only this machine (and a port forwarder on it) can reach it: --host 0.0.0.0 "
+            "opens it to the network; docs/BOARD.md says how a Codespace room reaches it."
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     use_reference()
-    from sketch import run_app
-
     from board.app import make_app
-    from board.store import Store
+    from board.serving import run
+    from board.store import OutdatedDatabase
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    store = Store(args.db)  # made here too, so the codes exist before we print them
-    print(banner(store, args.host, args.port, args.db), flush=True)
-    store.close()
+    app = make_app(args.db, stuck_after=args.stuck_minutes * 60)
     try:
-        app = make_app(args.db, stuck_after=args.stuck_minutes * 60)
-        run_app(app, host=args.host, port=args.port, shutdown_timeout=5.0)
+        run(
+            app,
+            host=args.host,
+            port=args.port,
+            banner=lambda port: banner(app["store"], args.host, port, args.db),
+            shutdown_timeout=5.0,
+        )
     except KeyboardInterrupt:
         pass
-    except OSError as problem:
+    except OutdatedDatabase as problem:
         print(f"The board could not start: {problem}", file=sys.stderr)
         return 1
+    except OSError as problem:
+        print(
+            f"The board could not start: {why_not(problem, args.host, args.port)}", file=sys.stderr
+        )
+        return 1
     return 0
+
+
+def why_not(problem: OSError, host: str, port: int) -> str:
+    if problem.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another board?). Stop it, or "
+            "choose another port with --port (0 picks a free one)."
+        )
+    return str(problem)
 
 
 if __name__ == "__main__":

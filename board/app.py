@@ -1,8 +1,10 @@
 """The board as a sketch Application: routes, middlewares, hooks, and careful input.
 
 The board faces a room of strangers, so every input is bounded and checked before it is
-kept: the body's size (413), its JSON (400), the join code (403), then each field (400).
-Errors are JSON, `{"error": "what was wrong"}`, so `invoke join` can show them as they are.
+kept: the body's size (413), the client's pace (429), its JSON (400), the join code or a
+token (403), then each field (400). Joining gives a learner a token; a report must carry it
+(`Authorization: Bearer TOKEN`), so nobody can write another learner's row. Errors are
+JSON, `{"error": "what was wrong"}`, so `invoke join` can show them as they are.
 
 Import this module only after `board.framework.use_reference()`: `sketch` must be the final
 reference framework, never a learner's half-written one.
@@ -23,7 +25,6 @@ from sketch import (
     Application,
     HTTPBadRequest,
     HTTPException,
-    HTTPForbidden,
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
     Request,
@@ -31,16 +32,17 @@ from sketch import (
     json_response,
 )
 
-from board.store import STUCK_AFTER, Report, Store, TooManyLearners
+from board import access, names
+from board.errors import HTTPConflict, error
+from board.store import STUCK_AFTER, NameTaken, Report, Store, TooManyLearners, UnknownLearner
 from workshop import manifest
 
 log = logging.getLogger("board")
 
 MAX_BODY = 4 * 1024  # bytes: a report is about 200; anything near this is not a report
-MAX_NAME = 40  # characters of a display name
 MAX_TEST = 200  # characters of a test's name
 MAX_COUNT = 100_000  # tests in a stage: generous, but a number, not a bignum
-REPORT_FIELDS = {"code", "name", "stage", "passed", "failed", "test", "time"}
+REPORT_FIELDS = {"stage", "passed", "failed", "test", "time", "reference"}
 Handler = Callable[[Request], Awaitable[Response]]
 
 # Defence in depth: even if some text slipped into the page unescaped, the browser would run
@@ -59,15 +61,6 @@ STATIC = {  # path: (file in board/static, content type)
     "/board.js": ("board.js", "text/javascript"),
     "/board.css": ("board.css", "text/css"),
 }
-
-
-class HTTPTooManyRequests(HTTPException):
-    status_code = 429
-
-
-def error(kind: type[HTTPException], message: str) -> HTTPException:
-    """An HTTP error whose body says, in JSON, what was wrong."""
-    return kind(text=json.dumps({"error": message}), content_type="application/json")
 
 
 # --- middlewares -----------------------------------------------------------------------
@@ -108,16 +101,15 @@ async def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def check_code(request: Request, data: dict[str, Any]) -> None:
-    code = data.get("code")
-    if not isinstance(code, str) or not request.app["store"].code_matches(code):
-        raise error(HTTPForbidden, "wrong join code: ask the instructor for the board's code")
-
-
-def check_token(request: Request) -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not request.app["store"].token_matches(token.strip()):
-        raise error(HTTPForbidden, "admin actions need the instructor token")
+def name_field(data: dict[str, Any]) -> str:
+    """The display name, normalized (board/names.py), or a 400 saying what is wrong."""
+    name = data.get("name")
+    if not isinstance(name, str):
+        raise error(HTTPBadRequest, "'name' must be a string")
+    try:
+        return names.normalize(name)
+    except names.BadName as bad:
+        raise error(HTTPBadRequest, str(bad))
 
 
 def text_field(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str:
@@ -133,6 +125,13 @@ def text_field(data: dict[str, Any], key: str, limit: int, *, required: bool = T
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise error(HTTPBadRequest, f"{key!r} must not contain control characters")
     return value
+
+
+def minutes_field(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if type(value) not in (int, float) or not 0 <= value <= 100_000:
+        raise error(HTTPBadRequest, f"{key!r} must be a number of minutes, 0 or more")
+    return float(value)
 
 
 def count_field(data: dict[str, Any], key: str) -> int:
@@ -155,13 +154,16 @@ def parse_report(data: dict[str, Any], stage_ids: set[str]) -> Report:
             datetime.fromisoformat(sent_at)
         except ValueError:
             raise error(HTTPBadRequest, "'time' must be an ISO 8601 date and time")
+    reference = data.get("reference", False)
+    if not isinstance(reference, bool):
+        raise error(HTTPBadRequest, "'reference' must be true or false")
     return Report(
-        name=text_field(data, "name", MAX_NAME),
         stage=stage,
         passed=count_field(data, "passed"),
         failed=count_field(data, "failed"),
         failing_test=text_field(data, "test", MAX_TEST, required=False),
         time=sent_at,
+        reference=reference,
     )
 
 
@@ -180,42 +182,73 @@ async def progress(request: Request) -> Response:
 
 
 async def join(request: Request) -> Response:
-    """Check a join code and a name before a learner's machine remembers the board."""
+    """Check a join code and a name; answer the token this learner's reports will carry.
+
+    With the token of a learner (`invoke join` again from the same clone), that learner
+    is renamed, keeping their results.
+    """
+    access.wait_first(request, "joins", "failures")
+    access.count(request, "joins")
     data = await json_object(request)
-    check_code(request, data)
+    access.check_code(request, data)
     unknown = set(data) - {"code", "name"}
     if unknown:
         raise error(HTTPBadRequest, f"unknown fields: {', '.join(sorted(unknown))}")
-    name = text_field(data, "name", MAX_NAME)
+    name = name_field(data)
     try:
-        request.app["store"].join(name)
+        joined = request.app["store"].join(name, token=access.bearer(request) or None)
+    except NameTaken:
+        raise error(
+            HTTPConflict,
+            f"the name {name!r} is taken on this board: choose another with --name, or, "
+            "if it is yours (from another clone or machine), ask the instructor to release it",
+        )
     except TooManyLearners as full:
-        raise error(HTTPTooManyRequests, str(full))
-    return json_response({"name": name, "stages": len(request.app["stages"])})
+        raise error(HTTPConflict, str(full))
+    stages = len(request.app["stages"])
+    return json_response({"name": joined.name, "token": joined.token, "stages": stages})
 
 
 async def report(request: Request) -> Response:
-    """Keep one learner's `invoke check` result."""
-    data = await json_object(request)
-    check_code(request, data)
-    result = parse_report(data, request.app["stage_ids"])
+    """Keep one learner's `invoke check` result, on their own row and no one else's."""
+    token = access.check_learner(request)
+    result = parse_report(await json_object(request), request.app["stage_ids"])
     try:
-        request.app["store"].record(result)
-    except TooManyLearners as full:
-        raise error(HTTPTooManyRequests, str(full))
-    return json_response({"ok": True})
+        name = request.app["store"].record(token, result)
+    except UnknownLearner:  # removed or released since check_learner looked
+        raise access.unknown_learner()
+    return json_response({"ok": True, "name": name})
+
+
+async def admin_name(request: Request) -> str:
+    access.check_instructor(request)
+    return text_field(await json_object(request), "name", names.MAX_NAME)
 
 
 async def remove_learner(request: Request) -> Response:
-    check_token(request)
-    name = text_field(await json_object(request), "name", MAX_NAME)
+    name = await admin_name(request)
     if not request.app["store"].remove(name):
         raise error(HTTPNotFound, f"no learner called {name!r}")
     return json_response({"removed": name})
 
 
+async def release_name(request: Request) -> Response:
+    """The learner's token stops working; the next `invoke join` with the name takes it."""
+    name = await admin_name(request)
+    if not request.app["store"].release(name):
+        raise error(HTTPNotFound, f"no learner called {name!r}")
+    return json_response({"released": name})
+
+
+async def prune_learners(request: Request) -> Response:
+    """Remove the learners not seen (no join, no report) for `idle_minutes`."""
+    access.check_instructor(request)
+    idle = minutes_field(await json_object(request), "idle_minutes")
+    return json_response({"removed": request.app["store"].prune(idle * 60)})
+
+
 async def reset_board(request: Request) -> Response:
-    check_token(request)
+    access.check_instructor(request)
     request.app["store"].reset()
     return json_response({"reset": True})
 
@@ -232,12 +265,16 @@ def make_app(db_path: Path | str, stuck_after: float = STUCK_AFTER) -> Applicati
     app["stage_ids"] = {s["id"] for s in app["stages"]}
     files = resources.files("board") / "static"
     app["static"] = {name: (files / name).read_bytes() for name, _ in STATIC.values()}
+    for name, throttle in access.limits().items():
+        app[name] = throttle
     for path in STATIC:
         app.router.add_get(path, page)
     app.router.add_get("/api/progress", progress)
     app.router.add_post("/api/join", join)
     app.router.add_post("/api/report", report)
     app.router.add_post("/api/admin/remove", remove_learner)
+    app.router.add_post("/api/admin/release", release_name)
+    app.router.add_post("/api/admin/prune", prune_learners)
     app.router.add_post("/api/admin/reset", reset_board)
     app.on_startup.append(open_store)
     app.on_cleanup.append(close_store)

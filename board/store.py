@@ -1,8 +1,13 @@
 """The board's memory: one SQLite file, so a restart (or a crash) loses nothing.
 
 Only the standard library's `sqlite3`. The database runs in WAL mode: readers never wait for
-the writer, and every report is one short transaction, so the file is consistent whenever
+the writer, and every change is one short transaction, so the file is consistent whenever
 the process stops. This module knows nothing of HTTP; `invoke board --export` uses it alone.
+The file holds the instructor token, so it is readable by its owner only (0600).
+
+A learner is a name and a token. `join` hands out the token; every report must carry it,
+so a report can only ever change its own learner's row. The database keeps a SHA-256 of
+each token, never the token itself. Names are unique without regard to case.
 
 Times are the board's own clock (`time.time()`): learners' clocks may be wrong, and "stuck
 for ten minutes" must be measured on one clock.
@@ -11,7 +16,9 @@ for ten minutes" must be measured on one clock.
 from __future__ import annotations
 
 import csv
+import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 import time
@@ -19,30 +26,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from board import names
+
 STUCK_AFTER = 10 * 60  # seconds failing the same stage before a learner counts as stuck
-MAX_LEARNERS = 500  # a room is far smaller: this only bounds what a stranger can fill
+MAX_LEARNERS = 500  # a room is far smaller: this only bounds what strangers can fill
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a whiteboard
+VERSION = 2  # PRAGMA user_version of this schema; 1 had no tokens
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
+CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS learners (
-    name      TEXT PRIMARY KEY,   -- the display name, as given to `invoke join`
-    joined    REAL NOT NULL,
-    last_seen REAL NOT NULL
+CREATE TABLE learners (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,          -- as shown: normalized by board/names.py
+    name_key   TEXT NOT NULL UNIQUE,   -- names.key(name): one learner per name, any case
+    token_hash TEXT UNIQUE,            -- SHA-256 of the learner's token; NULL once released
+    joined     REAL NOT NULL,
+    last_seen  REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS results (   -- the latest result of each learner on each stage
-    name          TEXT NOT NULL,
+CREATE TABLE results (   -- the latest result of each learner on each stage
+    learner       INTEGER NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
     stage         TEXT NOT NULL,
     passed        INTEGER NOT NULL,
     failed        INTEGER NOT NULL,
     failing_test  TEXT NOT NULL,
     client_time   TEXT NOT NULL,   -- when the learner's machine says the check ran
+    reference     INTEGER NOT NULL,  -- 1: the check ran the reference solution swapped in
     updated       REAL NOT NULL,
     failing_since REAL,            -- since when this stage fails without a pass between
-    PRIMARY KEY (name, stage)
+    PRIMARY KEY (learner, stage)
 );
 """
 
@@ -51,20 +65,40 @@ CREATE TABLE IF NOT EXISTS results (   -- the latest result of each learner on e
 class Report:
     """One `invoke check` result, as a learner's machine sends it (already validated)."""
 
-    name: str
     stage: str
     passed: int
     failed: int
     failing_test: str = ""
     time: str = ""
+    reference: bool = False  # the reference solution was in place, not the learner's code
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.passed > 0
 
 
+@dataclass(frozen=True)
+class Joined:
+    """Who joined: the name as the board shows it, and the token their reports carry."""
+
+    name: str
+    token: str
+
+
 class TooManyLearners(Exception):
     """The board holds MAX_LEARNERS already; a new name is refused."""
+
+
+class NameTaken(Exception):
+    """Another learner has this name (in some case)."""
+
+
+class UnknownLearner(Exception):
+    """No learner holds this token: never given, or removed or released since."""
+
+
+class OutdatedDatabase(Exception):
+    """The file was written by an older board, whose learners had no tokens."""
 
 
 class Store:
@@ -73,12 +107,27 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None)  # transactions explicit
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA journal_mode=WAL")  # its -wal and -shm files copy the 0600
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint
         self.db.execute("PRAGMA busy_timeout=2000")  # `--export` may read while we write
-        self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._create_or_check_schema()
+
+    def _create_or_check_schema(self) -> None:
+        (tables,) = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if tables == 0:
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {VERSION}; COMMIT;"
+            )
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if version != VERSION:
+            raise OutdatedDatabase(
+                f"{self.path} was written by an older board. Keep it aside "
+                f"(mv {self.path} {self.path}.old) or choose another file with --db."
+            )
 
     def close(self) -> None:
         """Fold the WAL back into the database file and close it."""
@@ -110,68 +159,129 @@ class Store:
     def token_matches(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self.instructor_token().encode())
 
-    # --- writing ---------------------------------------------------------------------
+    # --- learners --------------------------------------------------------------------
 
-    def join(self, name: str, now: float | None = None) -> None:
-        """Note a learner (again); raise TooManyLearners when the board is full."""
+    def join(self, name: str, token: str | None = None, now: float | None = None) -> Joined:
+        """NAME (normalized) joins; with the TOKEN of a learner, that learner, renamed.
+
+        A name held by another learner raises NameTaken. A released name is taken over,
+        with its results, by the next learner to join with it.
+        """
         now = time.time() if now is None else now
         with self.transaction():
-            self._ensure_learner(name, now)
-
-    def record(self, report: Report, now: float | None = None) -> None:
-        """Keep REPORT as the learner's latest result on its stage, in one transaction."""
-        now = time.time() if now is None else now
-        with self.transaction():
-            self._ensure_learner(report.name, now)
-            before = self.db.execute(
-                "SELECT failing_since FROM results WHERE name = ? AND stage = ?",
-                (report.name, report.stage),
+            mine = self._learner(token) if token else None
+            holder = self.db.execute(
+                "SELECT id, token_hash FROM learners WHERE name_key = ?", (names.key(name),)
             ).fetchone()
-            # A failure continues the current failing streak; a pass ends it.
+            if mine is not None:  # joining again from the same clone
+                if holder is not None and holder["id"] != mine["id"]:
+                    raise NameTaken(name)
+                self._update(mine["id"], name, mine["token_hash"], now)
+                return Joined(name, token)
+            if holder is not None and holder["token_hash"] is not None:
+                raise NameTaken(name)
+            new = secrets.token_urlsafe(24)  # 192 bits: guessed never
+            if holder is not None:
+                self._update(holder["id"], name, token_hash(new), now)
+            else:
+                (count,) = self.db.execute("SELECT count(*) FROM learners").fetchone()
+                if count >= MAX_LEARNERS:
+                    raise TooManyLearners(
+                        f"the board already follows {count} learners: ask the instructor "
+                        "to remove those who have left"
+                    )
+                self.db.execute(
+                    "INSERT INTO learners (name, name_key, token_hash, joined, last_seen)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (name, names.key(name), token_hash(new), now, now),
+                )
+            return Joined(name, new)
+
+    def _update(self, learner: int, name: str, hashed: str, now: float) -> None:
+        self.db.execute(
+            "UPDATE learners SET name = ?, name_key = ?, token_hash = ?, last_seen = ?"
+            " WHERE id = ?",
+            (name, names.key(name), hashed, now, learner),
+        )
+
+    def _learner(self, token: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT id, name, token_hash FROM learners WHERE token_hash = ?", (token_hash(token),)
+        ).fetchone()
+
+    def learner_name(self, token: str) -> str | None:
+        """The name of the learner holding TOKEN, or None."""
+        found = self._learner(token)
+        return found["name"] if found else None
+
+    def release(self, name: str) -> bool:
+        """Revoke NAME's token: whoever joins with the name next takes it over."""
+        with self.transaction():
+            changed = self.db.execute(
+                "UPDATE learners SET token_hash = NULL WHERE name_key = ?", (names.key(name),)
+            ).rowcount
+        return changed > 0
+
+    def remove(self, name: str) -> bool:
+        """Forget a learner and their results; False if there was no such learner."""
+        with self.transaction():
+            gone = self.db.execute(
+                "DELETE FROM learners WHERE name_key = ?", (names.key(name),)
+            ).rowcount
+        return gone > 0
+
+    def prune(self, idle: float, now: float | None = None) -> list[str]:
+        """Forget the learners not seen for IDLE seconds or more; their names."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            seen_before = (now - idle,)
+            rows = self.db.execute("SELECT name FROM learners WHERE last_seen <= ?", seen_before)
+            gone = sorted(row["name"] for row in rows)
+            self.db.execute("DELETE FROM learners WHERE last_seen <= ?", seen_before)
+        return gone
+
+    def reset(self) -> None:
+        """Forget every learner and result; the join code and token stay."""
+        with self.transaction():
+            self.db.execute("DELETE FROM learners")
+
+    # --- results ---------------------------------------------------------------------
+
+    def record(self, token: str, report: Report, now: float | None = None) -> str:
+        """Keep REPORT as the latest result of TOKEN's learner on its stage; their name."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            learner = self._learner(token)
+            if learner is None:
+                raise UnknownLearner()
+            self.db.execute("UPDATE learners SET last_seen = ? WHERE id = ?", (now, learner["id"]))
+            before = self.db.execute(
+                "SELECT failing_since FROM results WHERE learner = ? AND stage = ?",
+                (learner["id"], report.stage),
+            ).fetchone()
+            # A failure continues the current failing streak; a pass ends it, and so does
+            # the reference swapped in (the learner has stopped waiting on this stage).
             failing_since = None
-            if not report.ok:
+            if not report.ok and not report.reference:
                 streak = before["failing_since"] if before is not None else None
                 failing_since = streak if streak is not None else now
             self.db.execute(
-                "INSERT OR REPLACE INTO results (name, stage, passed, failed, failing_test,"
-                " client_time, updated, failing_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO results (learner, stage, passed, failed, failing_test,"
+                " client_time, reference, updated, failing_since)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    report.name,
+                    learner["id"],
                     report.stage,
                     report.passed,
                     report.failed,
                     report.failing_test,
                     report.time,
+                    int(report.reference),
                     now,
                     failing_since,
                 ),
             )
-
-    def remove(self, name: str) -> bool:
-        """Forget a learner and their results; False if there was no such learner."""
-        with self.transaction():
-            self.db.execute("DELETE FROM results WHERE name = ?", (name,))
-            gone = self.db.execute("DELETE FROM learners WHERE name = ?", (name,)).rowcount
-        return gone > 0
-
-    def reset(self) -> None:
-        """Forget every learner and result; the join code and token stay."""
-        with self.transaction():
-            self.db.execute("DELETE FROM results")
-            self.db.execute("DELETE FROM learners")
-
-    def _ensure_learner(self, name: str, now: float) -> None:
-        updated = self.db.execute(
-            "UPDATE learners SET last_seen = ? WHERE name = ?", (now, name)
-        ).rowcount
-        if updated:
-            return
-        (count,) = self.db.execute("SELECT count(*) FROM learners").fetchone()
-        if count >= MAX_LEARNERS:
-            raise TooManyLearners(f"the board already follows {count} learners")
-        self.db.execute(
-            "INSERT INTO learners (name, joined, last_seen) VALUES (?, ?, ?)", (name, now, now)
-        )
+        return learner["name"]
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
@@ -192,18 +302,23 @@ class Store:
         """
         now = time.time() if now is None else now
         order = {stage["id"]: i for i, stage in enumerate(stages)}
-        learners: dict[str, dict[str, Any]] = {}
-        for row in self.db.execute("SELECT name, last_seen FROM learners"):
-            learners[row["name"]] = {"name": row["name"], "last_seen": row["last_seen"]}
-            learners[row["name"]].update(results={}, current=None)
-        latest: dict[str, float] = {}
+        learners: dict[int, dict[str, Any]] = {}
+        for row in self.db.execute("SELECT * FROM learners"):
+            learners[row["id"]] = {
+                "name": row["name"],
+                "released": row["token_hash"] is None,
+                "idle": max(0, round(now - row["last_seen"])),
+                "results": {},
+                "current": None,
+            }
+        latest: dict[int, float] = {}
         for row in self.db.execute("SELECT * FROM results ORDER BY updated"):
-            learner = learners.get(row["name"])
+            learner = learners.get(row["learner"])
             if learner is None or row["stage"] not in order:
                 continue
             learner["results"][row["stage"]] = cell(row, now)
-            if row["updated"] >= latest.get(row["name"], float("-inf")):
-                latest[row["name"]] = row["updated"]
+            if row["updated"] >= latest.get(row["learner"], float("-inf")):
+                latest[row["learner"]] = row["updated"]
                 learner["current"] = row["stage"]
         for learner in learners.values():
             current = learner["results"].get(learner["current"])
@@ -213,7 +328,7 @@ class Store:
             results = learner["results"].values()
             learner["stages_passed"] = sum(r["status"] == "passed" for r in results)
         rows = sorted(learners.values(), key=urgency)
-        counts = {stage["id"]: {"passed": 0, "failing": 0} for stage in stages}
+        counts = {stage["id"]: dict.fromkeys(STATUSES, 0) for stage in stages}
         for learner in rows:
             for stage_id, result in learner["results"].items():
                 counts[stage_id][result["status"]] += 1
@@ -254,11 +369,15 @@ class Store:
         return lines
 
 
+STATUSES = ("passed", "failing", "reference")
+
+
 def cell(row: sqlite3.Row, now: float) -> dict[str, Any]:
     """One learner's latest result on one stage, as the page draws it."""
     failing = row["failing_since"] is not None
+    status = "reference" if row["reference"] else "failing" if failing else "passed"
     return {
-        "status": "failing" if failing else "passed",
+        "status": status,
         "passed": row["passed"],
         "failed": row["failed"],
         "test": row["failing_test"],
@@ -272,6 +391,19 @@ def urgency(learner: dict[str, Any]) -> tuple[int, float, int, str]:
     """Sort key: stuck first, then failing, then the least advanced; longest waits first."""
     rank = 0 if learner["stuck"] else 1 if learner["failing"] else 2
     return (rank, -learner["failing_for"], learner["stages_passed"], learner["name"].lower())
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a token: a stolen file gives no learner's token away."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def owner_only(path: Path) -> None:
+    """Make PATH (and SQLite's files beside it) readable and writable by its owner only."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
 
 
 def new_join_code() -> str:

@@ -2,9 +2,12 @@
 
 No browser download and no extra package: Debian's `chromium` is started with
 `--remote-debugging-pipe`, which speaks the protocol as NUL-terminated JSON messages on file
-descriptors 3 (to the browser) and 4 (from it). The test loads the board, posts a result
-and sees it appear without a reload, checks that markup in a name stays text, and saves a
-screenshot as an artifact: .workshop/artifacts/board-browser-test.png.
+descriptors 3 (to the browser) and 4 (from it). One test loads the board, posts a result and
+sees it appear without a reload, and checks that markup in a name stays text. One lays out
+a room on a projector (1280 px) and on a phone (400 px), checks that the stuck learner's
+name, stage and failing test are on screen in both, and saves the screenshots as artifacts:
+.workshop/artifacts/board-1280.png and board-400.png. One clicks the instructor view's
+buttons.
 
 Without Chromium the test skips, saying why; with BOARD_REQUIRE_BROWSER=1 (CI) it fails.
 """
@@ -21,10 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from board.testing import BoardProcess
+from board.store import Report, Store
+from board.testing import BoardProcess, as_learner, machine
 from workshop import manifest
 
-ARTIFACT = manifest.ROOT / ".workshop" / "artifacts" / "board-browser-test.png"
+ARTIFACTS = manifest.ROOT / ".workshop" / "artifacts"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -137,6 +141,16 @@ class Page:
     def call(self, method: str, **params):
         return self.browser.call(method, self.session, **params)
 
+    def resize(self, width: int, height: int, *, phone: bool = False) -> None:
+        """Lay the page out as a screen WIDTH x HEIGHT CSS pixels would (a phone: mobile)."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=phone,
+        )
+
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
         self.browser.wait_event("Page.loadEventFired")
@@ -188,33 +202,197 @@ def test_the_page_shows_a_new_result_without_reload_and_markup_as_text(browser, 
     board = BoardProcess(tmp_path / "board.sqlite3").start()
     try:
         with httpx.Client(base_url=board.url, timeout=2) as http:
-            for body in (
-                board.report(name="Ada", stage="03_responses", passed=9, failed=0, test=""),
-                board.report(name=EVIL, stage="02_parsing"),
-            ):
-                assert http.post("/api/report", json=body).status_code == 200
+
+            def report(name: str, **fields) -> None:
+                joined = http.post(
+                    "/api/join", json={"code": board.code, "name": name}, headers=machine()
+                )
+                assert joined.status_code == 200, joined.text
+                token = joined.json()["token"]
+                posted = http.post(
+                    "/api/report", json=board.report(**fields), headers=as_learner(token)
+                )
+                assert posted.status_code == 200, posted.text
+
+            report("Ada", stage="03_responses", passed=9, failed=0, test="")
+            report(EVIL, stage="02_parsing")
             page = Page(browser)
             page.goto(board.url + "/")
             assert page.wait_for_text("Ada"), "the page never showed the learners reported"
             page.evaluate("window.sameDocument = true")  # gone if the page reloads
 
-            posted = board.report(name="Grace Hopper", stage="05_params")
-            assert http.post("/api/report", json=posted).status_code == 200
+            report("Grace Hopper", stage="05_params")
             assert page.wait_for_text("Grace Hopper"), "a new result never appeared on the page"
         assert page.evaluate("window.sameDocument === true"), "the page reloaded to show it"
 
         names = page.evaluate(
-            '[...document.querySelectorAll("#learners td.name")].map(td => td.textContent)'
+            '[...document.querySelectorAll("#learners [data-name]")].map(row => row.dataset.name)'
         )
         assert EVIL in names, f"the name with markup must be shown as text, got {names}"
-        assert (
-            page.evaluate('document.querySelectorAll("#learners img, #learners script").length')
-            == 0
+        markup = page.evaluate(
+            'document.querySelectorAll("#learners img, script:not([src])").length'
         )
+        assert markup == 0, "markup in a name became elements"
         assert page.evaluate("document.title") != "1", "markup in a name ran in the page"
-        hover = page.evaluate('document.querySelector("#learners td.failing").title')
-        assert "test_unknown_path_returns_404" in hover, hover
-        page.screenshot(ARTIFACT)
-        assert ARTIFACT.read_bytes().startswith(b"\x89PNG")
+    finally:
+        board.kill()
+
+
+# A room as the projector shows it: who is stuck (failing the same stage for longer than
+# --stuck-minutes 1.5), who is failing, who passed, who swapped the reference in.
+STUCK = ("Linus", "02_parsing", "test_a_request_split_across_reads_is_parsed_once")
+ROOM = [  # name, stage, passed, failed, failing test, minutes since it began failing
+    ("Barbara Liskov", "07_lifecycle", 12, 0, "", 0),
+    (STUCK[0], STUCK[1], 5, 1, STUCK[2], 12),
+    ("Ada Lovelace", "06_middleware", 3, 2, "test_middlewares_run_outermost_first", 4),
+    ("Margaret Hamilton", "05_params", 6, 1, "test_a_typed_param_rejects_a_bad_value", 1),
+    ("Ken Thompson", "04_routing", 8, 0, "", 0),
+]
+STAGE_IDS = [stage.id for stage in manifest.stages()]
+
+
+def seed(db: Path) -> None:
+    """Write ROOM into a new board database, with the times it would have by now."""
+    store = Store(db)
+    now = time.time()
+    for name, stage, passed, failed, test, minutes in ROOM:
+        start = now - minutes * 60 - 600
+        token = store.join(name, now=start).token
+        for earlier in STAGE_IDS[: STAGE_IDS.index(stage)]:  # passed before this one
+            store.record(token, Report(stage=earlier, passed=4, failed=0), now=start)
+        report = Report(stage=stage, passed=passed, failed=failed, failing_test=test)
+        store.record(token, report, now=now - minutes * 60)
+        if failed:
+            store.record(token, report, now=now)  # still failing: the streak goes on
+    reference = store.join("Alan Turing", now=now).token
+    store.record(reference, Report(stage="01_echo", passed=4, failed=0, reference=True), now=now)
+    store.close()
+
+
+# Where a piece of text is drawn, and whether a person sees it: inside the window, not cut
+# by an ellipsis or an overflow, not covered. It looks in the row of the learner named.
+ON_SCREEN = """(([name, text, width]) => {
+  const row = [...document.querySelectorAll("[data-name]")].find((r) => r.dataset.name === name);
+  if (!row) return `no row for ${name}`;
+  const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + text.length);
+    const holder = node.parentElement;
+    for (const box of range.getClientRects()) {  // one per line the text is drawn on
+      if (box.width === 0) continue;
+      if (box.left < 0 || box.right > width + 0.5 || box.top < 0 || box.bottom > innerHeight)
+        return `"${text}" is off screen: ${JSON.stringify(box)} on a ${width} px screen`;
+      for (let el = holder; el && el !== row.parentElement; el = el.parentElement) {
+        const clip = el.getBoundingClientRect();
+        const clips = getComputedStyle(el).overflowX !== "visible";
+        if (clips && (box.right > clip.right + 0.5 || box.left < clip.left - 0.5))
+          return `"${text}" is cut short by its ${el.tagName.toLowerCase()}`;
+      }
+      for (const x of [box.left + 1, box.right - 1]) {
+        const seen = document.elementFromPoint(x, (box.top + box.bottom) / 2);
+        if (!seen || !holder.contains(seen))
+          return `"${text}" is hidden under ${seen && seen.outerHTML.slice(0, 80)}`;
+      }
+    }
+    return range.getBoundingClientRect().width > 0 ? "visible" : `"${text}" has no width`;
+  }
+  return `"${text}" is not written in ${name}'s row (a tooltip is not on screen)`;
+})"""
+
+LAYOUT = """(() => {
+  const glyphs = [];
+  const learners = document.getElementById("learners");
+  const walker = document.createTreeWalker(learners, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.data.trim() !== "✓" && node.data.trim() !== "✗") continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    glyphs.push(range.getBoundingClientRect().height);
+  }
+  const rows = [...document.querySelectorAll("#learners [data-name]")];
+  return {
+    glyphs,
+    pageWidth: document.documentElement.scrollWidth,
+    boardWidth: document.getElementById("board").getBoundingClientRect().width,
+    firstRow: rows.length ? rows[0].dataset.name : null,
+    legend: document.querySelector(".legend").textContent.replace(/\\s+/g, " "),
+  };
+})()"""
+
+
+@pytest.mark.timeout(45)
+def test_the_stuck_learner_and_their_failing_test_are_on_screen_on_a_projector_and_a_phone(
+    browser, tmp_path
+):
+    db = tmp_path / "board.sqlite3"
+    seed(db)
+    board = BoardProcess(db, "--stuck-minutes", "1.5").start()
+    try:
+        page = Page(browser)
+        for width, height, phone in ((1280, 720, False), (400, 800, True)):
+            page.resize(width, height, phone=phone)
+            page.goto(board.url + "/")
+            assert page.wait_for_text(STUCK[2]), f"at {width} px the failing test never showed"
+            shot = ARTIFACTS / f"board-{width}.png"
+            page.screenshot(shot)
+            layout = page.evaluate(LAYOUT)
+            where = f"at {width} px (see {shot})"
+            for text in STUCK:
+                seen = page.evaluate(f"{ON_SCREEN}({json.dumps([STUCK[0], text, width])})")
+                assert seen == "visible", f"{where}: {seen}"
+            assert layout["firstRow"] == STUCK[0], f"{where} the stuck learner is not on top"
+            assert layout["pageWidth"] <= width, (
+                f"{where} the page is {layout['pageWidth']} px wide: columns are off screen"
+            )
+            assert layout["glyphs"], f"{where} no ✓ or ✗ on the board"
+            if width == 1280:
+                assert min(layout["glyphs"]) >= 24, (
+                    f"{where} ✓ and ✗ are {min(layout['glyphs']):.0f} px high: "
+                    "too small for the back of the room"
+                )
+                assert layout["boardWidth"] >= 0.85 * width, (
+                    f"{where} the board uses {layout['boardWidth']:.0f} px of the screen"
+                )
+            assert "1 min 30 s" in layout["legend"], f"the legend says: {layout['legend']}"
+            shown = json.dumps(["Alan Turing", "reference", width])
+            reference = page.evaluate(f"{ON_SCREEN}({shown})")
+            assert reference == "visible", f"{where}: a reference check must say so: {reference}"
+    finally:
+        board.kill()
+
+
+@pytest.mark.timeout(30)
+def test_the_instructor_view_releases_and_removes_learners_and_hides_its_token(browser, tmp_path):
+    board = BoardProcess(tmp_path / "board.sqlite3").start()
+    try:
+        with httpx.Client(base_url=board.url, timeout=2) as http:
+            for name in ("Moved Machines", "Left Early"):
+                body = {"code": board.code, "name": name}
+                assert http.post("/api/join", json=body, headers=machine()).status_code == 200
+            page = Page(browser)
+            page.goto(f"{board.url}/#admin={board.token}")
+            assert page.wait_for_text("Left Early")
+            assert board.token not in page.evaluate("location.href"), "the token stays on screen"
+            page.evaluate("window.confirm = () => true")  # the instructor says yes
+            for name, action in (("Moved Machines", "release"), ("Left Early", "remove")):
+                clicked = page.evaluate(
+                    f"""[...document.querySelectorAll("[data-name]")]
+                        .find((row) => row.dataset.name === {json.dumps(name)})
+                        .querySelector("button[data-action={action}]").click()"""
+                )
+                assert clicked is None
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                rows = {r["name"]: r for r in http.get("/api/progress").json()["learners"]}
+                if "Left Early" not in rows and rows["Moved Machines"]["released"]:
+                    break
+                time.sleep(0.05)  # the page's requests are not ours to await
+        assert "Left Early" not in rows, "remove did not remove"
+        assert rows["Moved Machines"]["released"], "release did not release"
+        assert page.wait_for_text("name released")
     finally:
         board.kill()

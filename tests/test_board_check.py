@@ -38,7 +38,9 @@ def test_a_joined_clone_reports_each_check_and_leave_stops_it(clone, tmp_path):
         joined = invoke(clone, "join", board.url, board.code, "--name", "Ada")
         assert joined.returncode == 0, joined.stdout + joined.stderr
         assert "Joined the board" in joined.stdout
-        assert state.load(clone).extra["board"]["name"] == "Ada"
+        saved = state.load(clone).extra["board"]
+        assert saved["name"] == "Ada" and len(saved["token"]) >= 32, saved
+        assert "code" not in saved, "the token replaces the join code: the code stays on the board"
 
         checked = invoke(clone, "check", "01_echo")
         assert checked.returncode == 1  # the untouched skeleton fails
@@ -55,12 +57,30 @@ def test_a_joined_clone_reports_each_check_and_leave_stops_it(clone, tmp_path):
         board.kill()
 
 
+def test_a_check_with_the_reference_swapped_in_shows_as_reference_not_passed(clone, tmp_path):
+    board = BoardProcess(tmp_path / "board.sqlite3").start()
+    try:
+        joined = invoke(clone, "join", board.url, board.code, "--name", "Grace")
+        assert joined.returncode == 0, joined.stdout + joined.stderr
+        solved = invoke(clone, "solve", "01_echo")
+        assert solved.returncode == 0, solved.stdout + solved.stderr
+        checked = invoke(clone, "check", "01_echo")
+        assert "reference solution passing" in checked.stdout, checked.stdout
+        row = wait_for_learner(board, "Grace")
+    finally:
+        board.kill()
+    assert row is not None, "the check's result never reached the board"
+    cell = row["results"]["01_echo"]
+    assert cell["status"] == "reference", f"the board shows the reference's pass as {cell}"
+    assert row["stages_passed"] == 0
+
+
 def timed_check(clone, board_url: str | None):
     """Run `invoke check 01_echo` joined to BOARD_URL (or to none): the result and seconds."""
     saved = state.load(clone)
     saved.extra.pop("board", None)
     if board_url:
-        saved.extra["board"] = {"url": board_url, "code": "X", "name": "Ada"}
+        saved.extra["board"] = {"url": board_url, "name": "Ada", "token": "t" * 32}
     state.save(saved, clone)
     started = time.monotonic()
     done = invoke(clone, "check", "01_echo")
@@ -96,12 +116,13 @@ def test_a_report_holds_only_the_fields_the_board_may_see(tmp_path):
         Result("t::a", "test_a", "f.py", "pass"),
         Result("t::b", "test_unknown_path_returns_404", "f.py", "fail", message="secret"),
     ]
-    sent = board_client.report(stage, run, "Ada")
-    assert set(sent) == {"name", "stage", "passed", "failed", "test", "time"}
+    sent = board_client.report(stage, run)
+    assert set(sent) == {"stage", "passed", "failed", "test", "time", "reference"}
+    assert sent["reference"] is False, "the skeleton in place is the learner's own code"
     assert (sent["passed"], sent["failed"]) == (1, 1)
     assert sent["test"] == "test_unknown_path_returns_404"
     assert "secret" not in str(sent), "failure messages may hold code: they stay home"
 
     broken = StageRun(stage, stage.step_dir(), collection_errors=[{"message": "SyntaxError"}])
-    sent = board_client.report(stage, broken, "Ada")
+    sent = board_client.report(stage, broken)
     assert sent["failed"] == 1 and sent["test"] == "(the tests could not be loaded)"

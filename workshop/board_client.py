@@ -5,8 +5,9 @@
     invoke join --leave                                      # stops reporting
 
 What leaves the machine, and nothing else: the stage, how many tests passed and failed, the
-first failing test's name, the time, and the display name (plus the join code, which the
-board gave). No code, no paths, no output.
+first failing test's name, the time, and whether the reference solution was in place; with
+the token the board gave at `invoke join` (the board knows the name from it). No code, no
+paths, no output.
 
 A report must never slow or break a check, even when the board is down or hangs. So
 `notify` starts a detached process (`python -m workshop.board_client`) that posts with a
@@ -30,7 +31,7 @@ from workshop.runner import StageRun
 
 POST_TIMEOUT = 2.0  # seconds the detached poster waits for the board
 JOIN_TIMEOUT = 5.0  # seconds `invoke join` waits: a person is watching
-MAX_NAME = 40  # the board refuses longer display names
+MAX_NAME = 40  # characters: the board refuses longer display names
 MAX_TEST = 200  # ... and longer test names, so we cut them first
 KEY = "board"  # where the joined board is kept in .workshop/state.json's `extra`
 
@@ -43,9 +44,9 @@ class BoardError(Exception):
 
 
 def joined() -> dict[str, str] | None:
-    """The board this clone reports to ({"url", "code", "name"}), or None."""
+    """The board this clone reports to ({"url", "name", "token"}), or None."""
     board = state.load().extra.get(KEY)
-    return board if isinstance(board, dict) else None
+    return board if isinstance(board, dict) and board.get("token") else None
 
 
 def default_name() -> str:
@@ -69,12 +70,20 @@ def default_name() -> str:
 
 
 def join(url: str, code: str, name: str) -> str:
-    """Check CODE with the board at URL, then remember it; the name the board knows us by."""
+    """Check CODE with the board at URL, then remember it; the name the board knows us by.
+
+    Joining the same board again (a new name, or after a restart) sends the token this clone
+    already holds, so the board renames this learner rather than refusing a taken name.
+    """
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise BoardError(f"{url!r} is not a board address: it starts with http://")
-    reply = post(url + "/api/join", {"code": code, "name": name.strip()}, JOIN_TIMEOUT)
-    board = {"url": url, "code": code, "name": reply["name"]}
+    before = joined()
+    token = before["token"] if before and before["url"] == url else None
+    reply = post(url + "/api/join", {"code": code, "name": name.strip()}, JOIN_TIMEOUT, token)
+    if not isinstance(reply.get("token"), str):
+        raise BoardError(f"the board at {url} gave no learner token: is it an older board?")
+    board = {"url": url, "name": reply["name"], "token": reply["token"]}
     saved = state.load()
     saved.extra[KEY] = board
     state.save(saved)
@@ -89,12 +98,15 @@ def leave() -> dict[str, str] | None:
     return board if isinstance(board, dict) else None
 
 
-def post(url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """POST BODY as JSON; the JSON answer, or a BoardError saying what went wrong."""
+def post(
+    url: str, body: dict[str, Any], timeout: float, token: str | None = None
+) -> dict[str, Any]:
+    """POST BODY as JSON (as the learner holding TOKEN); the JSON answer, or a BoardError."""
     data = json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return json.loads(answer.read())
@@ -112,8 +124,8 @@ def post(url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
 # --- reporting -------------------------------------------------------------------------
 
 
-def report(stage: Stage, run: StageRun, name: str) -> dict[str, Any]:
-    """The fields a check sends, and only those (the join code is added by `notify`)."""
+def report(stage: Stage, run: StageRun) -> dict[str, Any]:
+    """The fields a check sends, and only those (the token goes in a header)."""
     failed = run.count("fail", "error", "timeout")
     test = run.first_failure.name if run.first_failure else ""
     if not run.passed and failed == 0:  # nothing failed, yet the stage did not pass
@@ -125,13 +137,24 @@ def report(stage: Stage, run: StageRun, name: str) -> dict[str, Any]:
         else:
             test = "(no test ran)"
     return {
-        "name": name,
         "stage": stage.id,
         "passed": run.count("pass"),
         "failed": failed,
         "test": test[:MAX_TEST],
         "time": state.now(),
+        "reference": is_reference(stage, run),
     }
+
+
+def is_reference(stage: Stage, run: StageRun) -> bool:
+    """Whether the code RUN checked is the reference solution, not the learner's own work.
+
+    The board shows such a check as "reference", never as a pass. This is the one place
+    that decides it for the board.
+    """
+    from workshop import swap  # only when a report is sent: joined learners, after a check
+
+    return swap.reference_in_place(stage)
 
 
 _posters: list[subprocess.Popen[bytes]] = []  # started by this process, not yet reaped
@@ -145,7 +168,7 @@ def notify(stage: Stage, run: StageRun) -> None:
         board = joined()
         if board is None or run.sketch_dir != stage.step_dir():
             return  # not joined, or a check of the reference: not the learner's progress
-        body = {**report(stage, run, board["name"]), "code": board["code"]}
+        job = {"url": board["url"], "token": board["token"], "body": report(stage, run)}
         poster = subprocess.Popen(
             [sys.executable, "-m", "workshop.board_client"],
             cwd=manifest.ROOT,
@@ -156,7 +179,7 @@ def notify(stage: Stage, run: StageRun) -> None:
         )
         # A few hundred bytes fit in the pipe's buffer: this write never waits for the child.
         assert poster.stdin is not None
-        poster.stdin.write(json.dumps({"url": board["url"], "body": body}).encode("utf-8"))
+        poster.stdin.write(json.dumps(job).encode("utf-8"))
         poster.stdin.close()
         _posters.append(poster)
     except Exception:
@@ -164,10 +187,10 @@ def notify(stage: Stage, run: StageRun) -> None:
 
 
 def _post_from_stdin() -> None:
-    """The detached poster: read {"url", "body"} from stdin, post it once, quietly."""
+    """The detached poster: read {"url", "token", "body"} from stdin, post it once, quietly."""
     job = json.loads(sys.stdin.buffer.read())
     try:
-        post(job["url"] + "/api/report", job["body"], POST_TIMEOUT)
+        post(job["url"] + "/api/report", job["body"], POST_TIMEOUT, job["token"])
     except BoardError:
         pass  # nobody is watching this process: a lost report is the price of a fast check
 

@@ -40,12 +40,15 @@ def board(c, host="127.0.0.1", port=8765, db="", export="", stuck_minutes=10.0):
 
 
 def _export(database: Path, target: Path) -> None:
-    from board.store import Store
+    from board.store import OutdatedDatabase, Store
 
     if not database.is_file():
         raise Exit(f"There is no board database at {database}: run `invoke board` first.", 1)
     stages = [{"id": s.id, "title": s.title} for s in manifest.stages()]
-    store = Store(database)
+    try:
+        store = Store(database)
+    except OutdatedDatabase as problem:
+        raise Exit(str(problem), 1)
     try:
         with target.open("w", newline="", encoding="utf-8") as out:
             lines = store.export_csv(stages, out)
@@ -59,7 +62,8 @@ def _export(database: Path, target: Path) -> None:
     help={
         "url": "the board's address, as the instructor shows it: http://HOST:PORT",
         "code": "the join code the instructor gives the room",
-        "name": "the name the board shows for you (default: your git user.name)",
+        "name": "the name the board shows for you (default: your git user.name); "
+        "joining again with another name renames you",
         "leave": "stop reporting to the board (no URL or CODE needed)",
     },
 )
@@ -83,6 +87,6 @@ def join(c, url=None, code=None, name="", leave=False):
     out.print(f"[ok]✓ Joined the board at {esc(url)}[/] as [bold]{esc(shown_as)}[/].")
     out.print(
         "From now on, each [cmd]invoke check[/] sends the board: the stage, how many tests "
-        "passed and failed, the first failing test's name and the time. Nothing else. "
-        "[cmd]invoke join --leave[/] stops it."
+        "passed and failed, the first failing test's name, the time, and whether the "
+        "reference solution was in place. Nothing else. [cmd]invoke join --leave[/] stops it."
     )
