@@ -22,7 +22,15 @@ def clone(tmp_path: Path) -> Path:
     """
     target = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True, timeout=60)
-    for name in ("workshop", "tasks.py", "stages.toml", "steps", "solutions", "workshop.lock"):
+    for name in (
+        "workshop",
+        "tasks.py",
+        "stages.toml",
+        "steps",
+        "solutions",
+        "workshop.lock",
+        "grader.lock",
+    ):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(

@@ -18,7 +18,7 @@ from junitparser import JUnitXml
 from workshop import grading, manifest
 
 ROOT = manifest.ROOT
-TOOLING = ("workshop", "tasks.py", "pyproject.toml")
+TOOLING = ("workshop", "tasks.py", "pyproject.toml", "grader.lock")
 
 
 def clone_to(target: Path) -> Path:

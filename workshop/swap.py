@@ -187,12 +187,6 @@ def learner_sketch(stage: Stage, root: Path = manifest.ROOT) -> Files:
     return checkpoints.read_folder(stage.step_dir(root) / PACKAGE)
 
 
-def reference_in_place(stage: Stage, root: Path = manifest.ROOT) -> bool:
-    """True when the learner's sketch/ is, byte for byte, the reference solution."""
-    ref = reference(stage, root)
-    return bool(ref) and learner_sketch(stage, root) == ref
-
-
 def is_untouched(stage: Stage, root: Path = manifest.ROOT) -> bool:
     """True when the learner's sketch/ is exactly the shipped skeleton (checked by the lock)."""
     prefix = f"steps/{stage.id}/{PACKAGE}/"
