@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import grading, manifest
+from workshop import grading, manifest, untrusted
 from workshop.console import console, esc
 
 
@@ -24,8 +24,8 @@ def learner_repo(path: str | None) -> Path:
 
 @task(
     help={
-        "tests_from": "a trusted checkout of the workshop: its tests, harness and points are "
-        "used, and your test files are only compared with them",
+        "tests_from": "a trusted checkout of the workshop: its tests, harness, points and "
+        "fingerprints are used, and your test files are only compared with them",
         "repo": "the repository to grade (default: the one you are in)",
         "format": "outputs to write, comma-separated: json, junit, github, summary, or all "
         "(default: none; the table is always printed)",
@@ -35,6 +35,12 @@ def learner_repo(path: str | None) -> Path:
         "jobs": "how many stages to grade at once (default 2)",
         "min_score": "exit 1 when the score is below this many points (default: never)",
         "only": "grade these stages only, comma-separated (04,05_params)",
+        "count_references": "instructors: score a swapped-in reference like any code, to see "
+        "the maximum and validate the grader (it stays flagged)",
+        "clear": "instructors: stages whose reference check you cleared for this learner, "
+        "comma-separated (their code counts; the flag says 'cleared')",
+        "upstream": "the trusted repository's name (owner/name), recorded in grade.json",
+        "upstream_ref": "the trusted ref (tag, branch or commit), recorded in grade.json",
     }
 )
 def grade(
@@ -47,6 +53,10 @@ def grade(
     jobs=2,
     min_score=None,
     only="",
+    count_references=False,
+    clear="",
+    upstream=None,
+    upstream_ref=None,
 ):
     """Grade every stage: points x share of tests passed; JSON, JUnit, Classroom outputs."""
     out_console = console()
@@ -60,23 +70,41 @@ def grade(
     if not (target / "steps").is_dir():
         raise Exit(f"{target} has no steps/ folder: is it a workshop repository?", code=2)
     keys = [k for k in only.split(",") if k.strip()]
-    try:
-        with out_console.status("grading...") as status:
+    cleared = [k for k in clear.split(",") if k.strip()]
+    # On GitHub Actions no workflow command printed meanwhile takes effect: a learner's
+    # process may write `::notice ...` into this job's output, and it must stay text.
+    with untrusted.commands_stopped():
+        try:
+            with out_console.status("grading...") as status:
 
-            def progress(stage: grading.StageGrade, done: int, total: int) -> None:
-                status.update(f"graded {done} of {total} stages (last: {stage.id})")
+                def progress(stage: grading.StageGrade, done: int, total: int) -> None:
+                    status.update(f"graded {done} of {total} stages (last: {stage.id})")
 
-            result = grading.grade(
-                target,
-                tests_from=Path(tests_from) if tests_from else None,
-                stage_timeout=float(stage_timeout),
-                jobs=int(jobs),
-                only=keys,
-                progress=progress,
-            )
-    except KeyError as error:
-        raise Exit(str(error.args[0]), code=2) from None
-    show(result)
+                result = grading.grade(
+                    target,
+                    tests_from=Path(tests_from) if tests_from else None,
+                    stage_timeout=float(stage_timeout),
+                    jobs=int(jobs),
+                    only=keys,
+                    progress=progress,
+                    count_references=count_references,
+                    clear=cleared,
+                    upstream={"repository": upstream, "ref": upstream_ref}
+                    if upstream or upstream_ref
+                    else None,
+                )
+        except KeyError as error:
+            raise Exit(str(error.args[0]), code=2) from None
+        except grading.TrustedChanged as error:
+            out_console.print(f"[bad]✗ No grade:[/] {esc(error)}")
+            failed = error
+        else:
+            failed = None
+            show(result)
+    if failed is not None:
+        if untrusted.on_actions():
+            print(f"::error title=No grade::{untrusted.inert(str(failed))}", flush=True)
+        raise Exit(code=3)
     if formats:
         out_dir = Path(out) if Path(out).is_absolute() else Path.cwd() / out
         for path in grading.write(result, out_dir, formats):
@@ -89,14 +117,13 @@ def grade(
 def show(result: grading.Grade) -> None:
     out = console()
     table = Table("stage", "tests passed", "points", "status", "seconds", title="invoke grade")
-    styles = {"pass": "ok", "partial": "warn", "fail": "bad", "timeout": "bad", "error": "bad"}
+    styles = {"pass": "ok", "partial": "warn", "fail": "bad", "timeout": "bad", "error": "bad",
+              "reference": "bad"}  # fmt: skip
     for stage in result.stages:
         if stage.status == "not written":
             table.add_row(stage.id, "", "", "[dim]not written yet[/]", "")
             continue
-        status = f"[{styles.get(stage.status, 'dim')}]{stage.status}[/]"
-        if stage.tests_edited:
-            status += " [warn]· tests edited[/]"
+        status = f"[{styles.get(stage.status, 'dim')}]{esc(grading.status_text(stage))}[/]"
         table.add_row(
             stage.id,
             f"{stage.count('pass')} / {len(stage.tests)}",
@@ -112,6 +139,12 @@ def show(result: grading.Grade) -> None:
             out.print(f"[warn]tests edited[/] in {stage.id} (vs the {source}): {esc(edits)}")
         if stage.note:
             out.print(f"[warn]{stage.id}[/]: {esc(stage.note)}")
+        first = next((t for t in stage.tests if t.status not in ("pass", "skip")), None)
+        if first is not None and stage.status not in ("reference", "not written"):
+            message = (first.message.strip().splitlines() or [first.status])[0]
+            out.print(f"{stage.id} first failure: {first.name}: {message}"[:400], markup=False)
+    for warning in result.warnings:
+        out.print(f"[warn]warning:[/] {esc(warning)}")
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."
