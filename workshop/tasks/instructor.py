@@ -73,13 +73,24 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
         )
     for rel in report.kept_dropped:
         out.print(f"[warn]kept    {esc(rel)}[/] (you changed it; the new release no longer has it)")
-    changes = len(report.updated) + len(report.added) + len(report.removed)
+    if report.readded:
+        out.print(f"[warn]{verb}re-add these files you had deleted[/] (the release has them):")
+        for rel in report.readded:
+            out.print(f"  {rel}", markup=False)
+    changes = len(report.updated) + len(report.added) + len(report.readded) + len(report.removed)
     out.print(
-        f"[ok]✓[/] {changes} file(s) {verb or ''}changed, {len(report.kept)} of yours kept, "
-        f"{report.unchanged} already up to date."
+        f"[ok]✓[/] {changes} file(s) {'would change' if dry_run else 'changed'}, "
+        f"{len(report.kept)} of yours kept, {report.unchanged} already up to date."
     )
     if report.kept:
         out.print("Compare each kept file with its new version (git diff --no-index A B).")
+    for folder, problem, files in report.broken:
+        out.print(f"[bad]✗ {esc(folder)}/sketch no longer imports:[/] {esc(problem)}")
+        out.print("  Your kept file(s) there may use what the release changed. For each:")
+        for mine, new in files:
+            mine, new = esc(mine), esc(new)
+            out.print(f"    see the new version: [cmd]git diff --no-index {mine} {new}[/]")
+            out.print(f"    take it (commit yours first to keep it): [cmd]cp {new} {mine}[/]")
     if not dry_run and report.changed:
         out.print("Review with [cmd]git status[/], then commit.")
         if any(rel == "pyproject.toml" for rel in report.updated + report.added):
