@@ -121,6 +121,32 @@ HONEST_01 = {
 }
 
 
+HONEST_02 = {
+    "parser.py": [
+        "self.url += url",
+        "self.headers.append((name, value))",
+        "self.body += body",
+        "self.on_request(\n"
+        "    RawRequest(\n"
+        "        method=self.parser.get_method().decode('ascii'),\n"
+        "        target=bytes(self.url),\n"
+        "        version=self.parser.get_http_version(),\n"
+        "        headers=self.headers,\n"
+        "        body=bytes(self.body),\n"
+        "    )\n"
+        ")",
+    ],
+    "protocol.py": [
+        "try:\n"
+        "    self.parser.feed(data)\n"
+        "except httptools.HttpParserUpgrade:\n"  # what the upgrade test asks for
+        "    pass\n"
+        "except httptools.HttpParserError:\n"
+        "    self.send_error(400, b'400: Bad Request\\n')"
+    ],
+}
+
+
 def test_an_honest_stage_01_from_the_hints_is_own_work(tmp_path):
     stage = manifest.find("01")
     honest = honest_01(stage.step_dir(), tmp_path)

@@ -1,13 +1,17 @@
-"""`invoke grade`: score every stage, for the learner, the instructor and CI."""
+"""`invoke grade` (score every stage, for the learner, the instructor and CI) and
+`invoke grade-class` (final marks for a class, from the instructor's side)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import grading, manifest, untrusted
+from workshop import classgrade, grading, manifest, untrusted
 from workshop.console import console, esc
 
 
@@ -148,4 +152,133 @@ def show(result: grading.Grade) -> None:
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."
+    )
+
+
+ROSTER_HELP = (
+    "the roster: GitHub Classroom's grades CSV of the assignment (on the assignment's page, "
+    "Download > grades, or `gh classroom assignment-grades`; its column student_repository_url "
+    "holds each repository; the classroom's student roster CSV has none), a CSV "
+    "identifier,repository[,commit], or one repository per line (URL, or IDENTIFIER URL)"
+)
+
+
+@task(
+    positional=["roster"],
+    help={
+        "roster": ROSTER_HELP,
+        "out": "the folder for grades.csv, reports/, the fetched repositories (default "
+        "class-grades/)",
+        "trusted": "the trusted workshop to grade with: a folder or git URL (default: this "
+        "repository)",
+        "ref": "pin the trusted ref (tag or commit): a clean clone of it is used",
+        "jobs": "how many repositories to fetch and grade at once (default: the CPU count)",
+        "stage_timeout": "seconds one stage may run before it is stopped (default 60)",
+        "only": "grade these stages only, comma-separated (01,02)",
+        "count_references": "score swapped-in references like own code (to validate the "
+        "grader); they stay flagged",
+        "clear": "reference checks you cleared, as IDENTIFIER:STAGE, comma-separated",
+        "shard": "grade every N-th student only, as I/N (the matrix workflow's shards)",
+        "step": "fetch, grade, or all (default): fetch and grade apart, so that the grading "
+        "step never holds the token that fetched",
+        "merge": "instead of grading: join the grades.csv and reports of these part folders "
+        "(a glob, e.g. 'parts/*') into --out, in roster order",
+    },
+)
+def grade_class(
+    c,
+    roster,
+    out="class-grades",
+    trusted=None,
+    ref=None,
+    jobs=None,
+    stage_timeout=60.0,
+    only="",
+    count_references=False,
+    clear="",
+    shard="",
+    step="all",
+    merge="",
+):
+    """Final marks for a class: fetch each repository of a roster, grade each apart, one CSV."""
+    out_console = console()
+    out_dir = Path(out).resolve()
+    try:
+        entries = classgrade.read_roster(Path(roster))
+        entries = classgrade.shard(entries, shard) if shard else entries
+        cleared = classgrade.parse_clear(clear)
+    except (OSError, classgrade.RosterError) as error:
+        raise Exit(f"grade-class: {error}", code=2) from None
+    if merge:
+        parts = classgrade.parts_of(merge)
+        if not parts:
+            raise Exit(f"grade-class: no folder matching {merge!r} holds a grades.csv", code=2)
+        rows = classgrade.merge(entries, parts, out_dir)
+        _show_class(rows, out_dir, f"{len(parts)} part(s)")
+        return
+    if step not in ("fetch", "grade", "all"):
+        raise Exit("grade-class: --step is fetch, grade or all", code=2)
+    source = trusted or str(manifest.ROOT)
+    trusted_dir = Path(source).resolve() if not ref and Path(source).is_dir() else None
+    if trusted_dir is None:
+        trusted_dir = out_dir / "trusted"
+        if step != "grade" or not trusted_dir.is_dir():
+            _clone_trusted(source, ref, trusted_dir)
+    options = classgrade.Options(
+        trusted=trusted_dir,
+        stage_timeout=float(stage_timeout),
+        only=tuple(k.strip() for k in only.split(",") if k.strip()),
+        count_references=count_references,
+        clear=cleared,
+        upstream=source,
+        ref=ref or "",
+    )
+    started = time.monotonic()
+    with untrusted.commands_stopped(), out_console.status("grading the class...") as status:
+
+        def progress(row: classgrade.Row, done: int, total: int) -> None:
+            status.update(f"graded {done} of {total} (last: {row.identifier})")
+
+        rows = classgrade.grade_class(
+            entries, out_dir, options, jobs=int(jobs or os.cpu_count() or 2), step=step,
+            progress=progress,
+        )  # fmt: skip
+    if step == "fetch":
+        out_console.print(f"[ok]✓[/] fetched {len(entries)} repositories into "
+                          f"[path]{esc(out_dir / 'repos')}[/] (see fetched.csv)")  # fmt: skip
+        return
+    commit = grading.commit_of(trusted_dir) or "a folder"
+    _show_class(rows, out_dir, f"{esc(trusted_dir)} at {commit[:12]}",
+                f" in {time.monotonic() - started:.0f} s")  # fmt: skip
+
+
+def _clone_trusted(source: str, ref: str | None, target: Path) -> None:
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    url = str(Path(source).resolve()) if Path(source).is_dir() else source
+    steps = [["clone", "--quiet", url, str(target)]]
+    if ref:
+        steps.append(["-C", str(target), "-c", "advice.detachedHead=false", "checkout",
+                      "--quiet", ref])  # fmt: skip
+    for args in steps:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise Exit(f"grade-class: git {args[0]} of the trusted repository failed: "
+                       f"{done.stderr.strip()}", code=2)  # fmt: skip
+
+
+def _show_class(rows: list[classgrade.Row], out_dir: Path, against: str, took: str = "") -> None:
+    out = console()
+    table = Table("identifier", "points", "flags", "note", title="invoke grade-class")
+    for row in rows:
+        table.add_row(esc(row.identifier), f"{row.points:g} / {row.max:g}",
+                      esc(" ".join(row.flags)), esc(row.note[:80]))  # fmt: skip
+    out.print(table)
+    (out_dir / "summary.md").write_text(classgrade.to_markdown(rows, against), encoding="utf-8")
+    flagged = sum(bool(row.flags) for row in rows)
+    out.print(
+        f"[ok]✓[/] {len(rows)} students graded against {against}{took}; {flagged} with flags. "
+        f"Wrote [path]{esc(out_dir / 'grades.csv')}[/] and [path]{esc(out_dir / 'reports')}/[/]."
     )
