@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.test_fingerprint import HONEST_01, HONEST_02, strip_comments, write_todos
 from tests.test_grading import clone_to, run_invoke
@@ -145,3 +146,23 @@ def test_shards_merge_back_into_one_csv_in_roster_order(tmp_path):
     assert all(r.points == 1.0 for r in merged)
     with pytest.raises(classgrade.RosterError):
         classgrade.shard(rows, "3/2")
+
+
+def test_the_matrix_workflow_fans_out_fetches_with_the_token_apart_and_passes_actionlint():
+    path = Path(__file__).parent.parent / ".github" / "workflows" / "grade-class.yml"
+    workflow = yaml.safe_load(path.read_text())
+    jobs = workflow["jobs"]
+    assert (
+        jobs["grade"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    )
+    assert jobs["merge"]["needs"] == "grade" and jobs["merge"]["if"] == "always()"
+    steps = jobs["grade"]["steps"]
+    with_token = [s for s in steps if "CLASSROOM_TOKEN" in str(s.get("env", {}))]
+    assert len(with_token) == 1 and "--step fetch" in with_token[0]["run"]
+    assert any("--step grade" in s.get("run", "") for s in steps)
+    assert "--merge 'parts/*'" in jobs["merge"]["steps"][-2]["run"]
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (.ci/run installs it)")
+    done = subprocess.run([actionlint, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
