@@ -148,6 +148,15 @@ def files(root: Path, released: list[Stage], references: list[Stage]
     recorded = graderlock.read(root)
     kept = {s.id: recorded[s.id] for s in released if s.id in recorded}
     chosen[graderlock.LOCK] = (graderlock.text(kept).encode(), False)
+    lock = build.read_lock(root)
+    edited = sorted(rel for rel, (data, _) in chosen.items() if rel.startswith(("steps/",
+                    "solutions/")) and lock.get(rel) != build.digest(data))  # fmt: skip
+    if edited:
+        raise EditionError(
+            "these files differ from what workshop.lock says was built (edited by hand, or "
+            f"work in progress?): {', '.join(edited[:5])}; run `invoke build`, or release "
+            "from a clean checkout"
+        )
     bodies = open_bodies(root, released)
     left_out = [rel for rel in OPTIONAL if rel in chosen and _shows(chosen[rel][0], bodies)]
     for rel in left_out:

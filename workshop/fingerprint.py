@@ -189,11 +189,14 @@ class Verdict:
     def describe(self) -> str:
         """One sentence for people: what matched, and what follows from it."""
         named = ", ".join(f"{PACKAGE}/{name}" for name in self.files)
+        one = len(self.files) == 1
         if self.kind == "reference":
-            return f"reference solution: {named} is the reference's code, token for token"
+            verb = "is" if one else "are"
+            return f"reference solution: {named} {verb} the reference's code, token for token"
         if self.kind == "resembles":
+            verb = "has" if one else "have"
             return (
-                f"resembles the reference: {named} has the reference's code once comments, "
+                f"resembles the reference: {named} {verb} the reference's code once comments, "
                 "docstrings and formatting are set aside"
             )
         return "the learner's own code"

@@ -51,6 +51,7 @@ class UpdateReport:
     kept_dropped: list[str] = field(default_factory=list)  # changed files the release dropped
     readded: list[str] = field(default_factory=list)  # shipped files the learner had deleted
     unchanged: int = 0  # files already as in the release
+    yours: int = 0  # files the learner changed and the release did not
     # (stage folder, the error importing its sketch/, the learner's kept files in it)
     broken: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
 
@@ -185,6 +186,8 @@ def update(learner: Path, source: str, ref: str | None = None, dry_run: bool = F
             elif rel in GENERATED or mine == new or shipped.untouched(rel, mine):
                 report.updated.append(rel)
                 _put(mine_path, new, dry_run, executable)
+            elif shipped.lock.get(rel) == build.digest(new):
+                report.yours += 1  # the learner's work, on a file this release leaves as it was
             else:
                 # The learner's version stays; the new one waits beside it, in the backup.
                 report.kept.append((rel, (backup / rel).as_posix()))

@@ -83,7 +83,8 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
     changes = len(report.updated) + len(report.added) + len(report.readded) + len(report.removed)
     out.print(
         f"[ok]✓[/] {changes} file(s) {'would change' if dry_run else 'changed'}, "
-        f"{len(report.kept)} of yours kept, {report.unchanged} already up to date."
+        f"{len(report.kept)} of yours kept beside a new version, {report.yours} of yours "
+        f"the release leaves alone, {report.unchanged} already up to date."
     )
     if report.kept:
         out.print("Compare each kept file with its new version (git diff --no-index A B).")
