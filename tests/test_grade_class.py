@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import payloads
 from tests.test_fingerprint import HONEST_01, HONEST_02, strip_comments, write_todos
 from tests.test_grading import clone_to, run_invoke
 from tests.test_instructor import commit_all, git, template_copy
-from workshop import classgrade
+from workshop import classgrade, graderlock, manifest
 
 STAGES = ("01_echo", "02_parsing")
 # What each student did, and what their row must say: (points, flags).
@@ -29,9 +30,14 @@ KINDS = {
     "hangs": (0, ["timeout:01_echo", "timeout:02_parsing"]),
     "untouched": (0, []),
     "unfetchable": (0, ["fetch-failed"]),
+    # issue 13's table: a report rewritten (well-formed or not), fake workflow commands
+    "forges": (0, ["report:01_echo"]),
+    "misshapes": (0, ["report:01_echo"]),
+    "announces": (0, ["commands:01_echo"]),
 }
-CLASS = (["partial"] * 4 + ["full"] * 4 + ["solve"] * 3 + ["copied"] * 3 + ["resembles"] * 2
-         + ["hangs"] * 2 + ["untouched", "unfetchable"])  # fmt: skip
+CLASS = (["partial"] * 3 + ["full"] * 3 + ["solve"] * 2 + ["copied"] * 2 + ["resembles"] * 2
+         + ["hangs"] * 2 + ["untouched", "unfetchable", "forges", "misshapes", "announces"]
+         + ["solve"])  # fmt: skip
 
 
 def make_student(kind: str, base: Path, target: Path) -> str:
@@ -58,6 +64,13 @@ def make_student(kind: str, base: Path, target: Path) -> str:
                     path.write_text(strip_comments(path.read_text()))
                 subprocess.run([sys.executable, "-m", "ruff", "format", "-q", "--no-cache",
                                 str(steps / stage / "sketch")], check=True)  # fmt: skip
+    if kind in ("forges", "misshapes"):
+        stage = manifest.find("01", target)
+        nodeid = graderlock.expected_tests(stage, target)[0]
+        payloads.plant(steps / "01_echo" / "sketch",
+                       payloads.forged_report(nodeid, well_formed=kind == "forges"))  # fmt: skip
+    if kind == "announces":
+        payloads.plant(steps / "01_echo" / "sketch", payloads.fake_announcements())
     if kind == "hangs":  # the server never gets as far as `Serving on`
         for stage in STAGES:
             (steps / stage / "sketch" / "__main__.py").write_text(
@@ -128,7 +141,9 @@ def test_a_class_of_twenty_repositories_gets_one_right_row_each(trusted, tmp_pat
         assert row["commit"] == head == fetched[row["identifier"]]["commit"]
         report = out / "reports" / row["identifier"]
         assert (report / "summary.md").is_file() and (report / "grade.json").is_file()
-    assert "reference solution" in (out / "reports" / "solve-09" / "summary.md").read_text()
+    assert "reference solution" in (out / "reports" / "solve-07" / "summary.md").read_text()
+    summary = (out / "reports" / "announces-19" / "summary.md").read_text()
+    assert "<script>" not in summary and "&lt;script&gt;" in summary
 
 
 def test_shards_merge_back_into_one_csv_in_roster_order(tmp_path):

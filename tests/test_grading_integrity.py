@@ -154,7 +154,7 @@ def test_fake_workflow_commands_and_html_from_the_learner_stay_inert(trusted, tm
         },  # fmt: skip
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert graded["score"] == 0
+    assert graded["score"] == 0 and graded["flags"] == ["commands:01_echo"]
     # The log: every fake line sits where workflow commands are stopped.
     lines = done.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))

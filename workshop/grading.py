@@ -80,6 +80,7 @@ FLAGS = {
     "report": "the test run's report was unreadable, unfinished or incomplete: scored 0",
     "timeout": "the stage's tests ran out of time",
     "tests-edited": "the learner's test files differ from the trusted ones",
+    "commands": "the learner's output held workflow commands (shown inert): a forged grade?",
 }
 # What the grader runs and reads from the trusted checkout, hashed before and after each stage.
 TRUSTED_PARTS = ("workshop", "tasks.py", "pyproject.toml", manifest.MANIFEST, graderlock.LOCK)
@@ -238,6 +239,8 @@ def score_stage(
             grade.status = "partial"
     if run.timed_out:
         grade.flags.append("timeout")
+    if any(untrusted.has_commands(text) for text in [run.output, *(t.message for t in tests)]):
+        grade.flags.append("commands")
     if found is not None and found.kind != "own":
         _judge_copy(grade, found, count_references=count_references, cleared=cleared)
     return grade
@@ -709,7 +712,8 @@ def status_text(stage: StageGrade, icons: bool = False) -> str:
     """The stage's status in words, with its flags: "partial · resembles the reference"."""
     icon, words = STATUS_TEXT.get(stage.status, ("", stage.status))
     extra = {"resembles": "resembles the reference", "tests-edited": "tests edited",
-             "cleared": "reference check cleared", "report": "report rejected"}  # fmt: skip
+             "cleared": "reference check cleared", "report": "report rejected",
+             "commands": "workflow commands in its output"}  # fmt: skip
     if stage.status != "reference" and "reference" in stage.flags:
         extra["reference"] = "reference solution (counted)"
     words += "".join(f" · {extra[flag]}" for flag in stage.flags if flag in extra)

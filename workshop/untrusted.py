@@ -36,6 +36,7 @@ SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE_
 # `##[command]` anywhere in it (actions/runner, src/Runner.Worker/ActionCommand.cs).
 _COMMAND_START = re.compile(r"^(\s*)::", re.MULTILINE)
 _LEGACY = "##["
+_COMMAND_LINE = re.compile(r"^\s*::[A-Za-z-]+[^\n]*::", re.MULTILINE)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # <, > and & become entities
 
 
@@ -53,6 +54,11 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 def inert(text: str) -> str:
     """TEXT with every workflow command broken (`\\::notice`, `#\\#[error]`), else unchanged."""
     return _COMMAND_START.sub(r"\1\\::", text).replace(_LEGACY, "#\\#[")
+
+
+def has_commands(text: str) -> bool:
+    """Whether TEXT holds a line the runner would take as a workflow command."""
+    return bool(_COMMAND_LINE.search(text)) or _LEGACY in text
 
 
 def markdown(text: str, limit: int = 300) -> str:
