@@ -175,6 +175,9 @@ def verify(c, step=None, jobs=2, strict=False):
     out = console()
     stages = [manifest.find(step)] if step else list(manifest.stages())
     written = [s for s in stages if s.is_written()]
+    if any(not (s.solution_dir() / "sketch").is_dir() for s in written):
+        raise Exit("invoke verify needs every stage's reference: this is a classroom edition, "
+                   "verify in the instructor's repository.", code=2)  # fmt: skip
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         futures = {s.id: pool.submit(_verify_stage, s) for s in written}
