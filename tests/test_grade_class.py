@@ -95,6 +95,7 @@ def test_grade_class_help_names_the_classroom_export_that_holds_the_urls(trusted
     assert "student roster CSV has none" in text
 
 
+@pytest.mark.slow  # about a minute on 2 cores; CI runs it (.ci/run deselects nothing)
 def test_a_class_of_twenty_repositories_gets_one_right_row_each(trusted, tmp_path):
     base = template_copy(trusted, tmp_path / "template")
     students = tmp_path / "students"
