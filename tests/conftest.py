@@ -30,6 +30,7 @@ def clone(tmp_path: Path) -> Path:
         "solutions",
         "workshop.lock",
         ".devcontainer",
+        "grader.lock",
     )
     for name in copied:
         source = ROOT / name

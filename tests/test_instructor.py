@@ -163,3 +163,55 @@ def test_update_brings_a_fixed_test_and_lesson_and_keeps_the_learners_stage_03_c
     again = run_invoke(learner, "update", "--from", str(upstream))
     assert again.returncode == 0 and "0 file(s) changed" in again.stdout
     assert snapshot(work.step_dir(learner) / "sketch") == mine_before
+
+
+def test_update_keeps_modes_names_a_kept_file_that_breaks_its_stage_and_lists_readded_files(
+    tmp_path,
+):
+    upstream = clone_to(tmp_path / "upstream")
+    commit_all(upstream, "release 1")
+    learner = template_copy(upstream, tmp_path / "learner")
+    sketch = "steps/08_errors/sketch"
+    # The learner works on exceptions.py (which imports reason_phrase) and deletes a doc.
+    mine = learner / sketch / "exceptions.py"
+    mine.write_text(mine.read_text() + "\n# my work on stage 08\n")
+    (learner / "docs" / "BOARD.md").unlink()
+    commit_all(learner, "my work")
+    mine_before = mine.read_bytes()
+
+    # Release 2 renames reason_phrase in stage 08's package and changes the CI script.
+    for name in ("response.py", "exceptions.py", "error_pages.py"):
+        path = upstream / sketch / name
+        path.write_text(path.read_text().replace("reason_phrase", "phrase_of"))
+    run = upstream / ".ci" / "run"
+    run.write_text(run.read_text() + "\n# release 2\n")
+    tool = upstream / ".ci" / "tool"
+    tool.write_text("#!/bin/sh\necho new in release 2\n")
+    tool.chmod(0o755)
+    refresh_lock(upstream)
+    commit_all(upstream, "release 2")
+
+    dry = run_invoke(learner, "update", "--from", str(upstream), "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "file(s) would change" in dry.stdout and "would changed" not in dry.stdout
+    done = run_invoke(learner, "update", "--from", str(upstream))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    # Modes: as the release has them (git's 100755), for replaced and new files alike.
+    assert (learner / ".ci" / "run").stat().st_mode & 0o111 == 0o111
+    assert (learner / ".ci" / "tool").stat().st_mode & 0o111 == 0o111
+    assert git(learner, "diff", "--summary", "--", ".ci/run") == "", "the mode must not change"
+    # The kept file is the learner's, byte for byte, and the stage's import error names it
+    # with the commands that show and take the new version.
+    assert mine.read_bytes() == mine_before
+    release = git(upstream, "rev-parse", "HEAD").strip()[:12]
+    new = f".workshop/update/{release}/{sketch}/exceptions.py"
+    assert f"✗ {sketch} no longer imports: ImportError: cannot import name 'reason_phrase'" in out
+    assert f"git diff --no-index {sketch}/exceptions.py {new}" in out
+    assert f"cp {new} {sketch}/exceptions.py" in out
+    # The deleted file comes back, listed apart from the new ones.
+    assert (learner / "docs" / "BOARD.md").is_file()
+    readded = out[out.index("re-add these files you had deleted") :]
+    assert "docs/BOARD.md" in readded.split("file(s) changed")[0]
+    assert "add     docs/BOARD.md" not in out
+    assert "add     .ci/tool" in out

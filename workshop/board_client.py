@@ -152,9 +152,9 @@ def is_reference(stage: Stage, run: StageRun) -> bool:
     The board shows such a check as "reference", never as a pass. This is the one place
     that decides it for the board.
     """
-    from workshop import swap  # only when a report is sent: joined learners, after a check
+    from workshop import fingerprint  # only when a report is sent: joined learners
 
-    return swap.reference_in_place(stage)
+    return fingerprint.verdict(stage, run.sketch_dir) == "reference"
 
 
 _posters: list[subprocess.Popen[bytes]] = []  # started by this process, not yet reaped

@@ -434,11 +434,11 @@ def read_checkpoint(stage: Stage, root: Path = manifest.ROOT) -> Files:
 
 def on_pass(stage: Stage, first_time: bool, root: Path = manifest.ROOT) -> None:
     """Called by `invoke check` when STAGE passes: record its checkpoint the first time."""
-    from workshop import swap  # swap imports this module
+    from workshop import fingerprint
     from workshop.console import console, esc
 
     out = console()
-    if swap.reference_in_place(stage, root):
+    if fingerprint.verdict(stage, stage.step_dir(root), root) == "reference":
         out.print(
             "[warn]The reference solution is in place[/], so no checkpoint was recorded. "
             f"[cmd]invoke restore {stage.id}[/] brings your own code back."

@@ -7,14 +7,27 @@ The score rule (also in the README and docs/INSTRUCTORS.md):
 
     stage score = stage points (stages.toml) x tests passed / tests in the stage
 
-A test that fails, errors or times out earns nothing; a skipped test (the workshop's tests
-skip only where a platform lacks something) counts neither way, as in `invoke verify`. A
-stage with a test file that could not be loaded scores 0 (its tests cannot be counted).
+"Tests in the stage" are the ids `invoke build` recorded in the trusted checkout's
+grader.lock, not what the run's report claims: a test the report lacks counts as failed. A
+test that fails, errors or times out earns nothing; a skipped test (the workshop's tests
+skip only where a platform lacks something) counts neither way, as in `invoke verify`.
+
+A stage scores 0, and says why, when:
+  * a test file could not be loaded (its tests cannot be counted);
+  * the run's report cannot be read, the run did not finish, pytest exited with a code other
+    than 0 or 1, or a finished run's report lacks tests of the stage (flag "report");
+  * its sketch/ is the reference solution (workshop.fingerprint; flag "reference"), unless
+    the instructor counts references (`count_references`, to validate the grader) or has
+    cleared the stage for this learner (`clear`).
+A stage that only resembles the reference keeps its points and is flagged "resembles".
 Stages not written yet (no tests) are listed but count neither in the score nor the maximum.
 
-With `tests_from` (a trusted checkout of the workshop), every stage's tests, the harness and
-the manifest come from there, and the learner's own test files are only compared with the
-trusted ones: any difference is reported as "tests edited". It never raises a grade.
+With `tests_from` (a trusted checkout of the workshop), every stage's tests, the harness,
+the manifest and the fingerprints come from there, and the learner's own test files are only
+compared with the trusted ones: any difference is reported as "tests edited". It never
+raises a grade. The trusted checkout is hashed before grading and after every stage: a
+change (a learner's process rewriting the tests or the harness) stops the whole grade with
+TrustedChanged.
 
 The outputs, all from one `Grade`:
 
@@ -24,6 +37,9 @@ The outputs, all from one `Grade`:
     classroom.b64   ... and the same base64-encoded, as the reporter's environment wants it
     summary.md      a Markdown table of stages and points (also appended to
                     $GITHUB_STEP_SUMMARY when that is set)
+
+Every string that came from a learner's process is escaped in summary.md (Markdown and
+HTML) and has its workflow commands broken in classroom.json (workshop.untrusted).
 """
 
 from __future__ import annotations
@@ -40,10 +56,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import build, manifest, runner
+from workshop import build, fingerprint, graderlock, manifest, runner, untrusted
 from workshop.manifest import Stage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = Path(__file__).parent / "schemas" / "grade.schema.json"
 STAGE_TIMEOUT = 120.0  # seconds for one stage's whole run when grading
 FORMATS = ("json", "junit", "github", "summary")
@@ -54,8 +70,20 @@ FILES = {
     "summary": ("summary.md",),
 }
 CLASSROOM_FAILURES_SHOWN = 5  # failing tests named per stage in the Classroom log
+SUMMARY_LINES = 12  # lines of a stage's first failure shown in the summary
 CLASSROOM_RUNNER = "workshop"  # the reporter reads $WORKSHOP_RESULTS for this runner id
-IGNORED = {"__pycache__", ".pytest_cache"}
+# The flags a stage can carry (grade.json, the CSV of grade-class), and what each means.
+FLAGS = {
+    "reference": "reference solution: scored 0 (unless references are counted)",
+    "resembles": "resembles the reference: points kept, for a person to review",
+    "cleared": "an instructor cleared the reference check for this learner",
+    "report": "the test run's report was unreadable, unfinished or incomplete: scored 0",
+    "timeout": "the stage's tests ran out of time",
+    "tests-edited": "the learner's test files differ from the trusted ones",
+    "commands": "the learner's output held workflow commands (shown inert): a forged grade?",
+}
+# What the grader runs and reads from the trusted checkout, hashed before and after each stage.
+TRUSTED_PARTS = ("workshop", "tasks.py", "pyproject.toml", manifest.MANIFEST, graderlock.LOCK)
 
 
 # --- the result ----------------------------------------------------------------------
@@ -83,6 +111,8 @@ class StageGrade:
     tests: list[TestGrade] = field(default_factory=list)
     tests_edited: list[str] = field(default_factory=list)  # "changed: test_x.py", ...
     note: str = ""  # why a stage could not be graded, when it could not
+    verdict: str = "own"  # workshop.fingerprint: "own", "reference" or "resembles"
+    flags: list[str] = field(default_factory=list)  # keys of FLAGS
 
     def count(self, *statuses: str) -> int:
         return sum(t.status in statuses for t in self.tests)
@@ -98,10 +128,18 @@ class Grade:
     repo: str
     tests_from: str | None
     duration: float = 0.0
+    upstream: dict[str, str | None] | None = None  # the trusted repository, ref and commit
+    count_references: bool = False
+    warnings: list[str] = field(default_factory=list)  # about the grading, not the learner
 
     @property
     def tests_edited(self) -> bool:
         return any(s.tests_edited for s in self.stages)
+
+    @property
+    def flags(self) -> list[str]:
+        """Every stage's flags as "flag:stage id" (reference:03_responses, ...)."""
+        return [f"{flag}:{stage.id}" for stage in self.stages for flag in stage.flags]
 
     def totals(self) -> dict[str, int]:
         tests = [t for s in self.stages for t in s.tests]
@@ -121,12 +159,17 @@ class Grade:
             "max_score": self.max_score,
             "totals": self.totals(),
             "tests_edited": self.tests_edited,
+            "flags": self.flags,
             "commit": self.commit,
             "time": self.time,
             "repo": self.repo,
             "tests_from": self.tests_from,
+            "upstream": self.upstream,
+            "count_references": self.count_references,
+            "warnings": self.warnings,
             "duration": round(self.duration, 3),
-            "rule": "stage points x tests passed / tests run in the stage (skips aside)",
+            "rule": "stage points x tests passed / tests of the stage (skips aside); "
+            "0 for a reference solution or a report that is not the test run's own",
             "stages": [asdict(stage) for stage in self.stages],
         }
 
@@ -134,12 +177,21 @@ class Grade:
 # --- grading -------------------------------------------------------------------------
 
 
-def score_stage(stage: Stage, run: runner.StageRun) -> StageGrade:
-    """Turn one stage's run into points: its points times the share of its tests passed."""
-    tests = [
-        TestGrade(t.name, t.nodeid, t.file, t.status, t.message, round(t.duration, 3), 0.0)
-        for t in run.tests
-    ]
+def score_stage(
+    stage: Stage,
+    run: runner.StageRun,
+    expected: list[str] | None = None,
+    found: fingerprint.Verdict | None = None,
+    *,
+    count_references: bool = False,
+    cleared: bool = False,
+) -> StageGrade:
+    """Turn one stage's run into points: its points times the share of its tests passed.
+
+    EXPECTED are the stage's test ids (grader.lock); without them, the tests the report
+    names are counted. FOUND is what workshop.fingerprint says of the learner's sketch/.
+    """
+    tests = _tests_of(run, expected)
     for error in run.collection_errors:
         tests.append(
             TestGrade(
@@ -161,8 +213,13 @@ def score_stage(stage: Stage, run: runner.StageRun) -> StageGrade:
         duration=round(run.duration, 3),
         tests=tests,
     )
+    problem = _report_problem(run, expected)
     passed = sum(t.status == "pass" for t in tests)
-    if run.collection_errors:
+    if problem:
+        grade.status, grade.note = "error", problem
+        grade.flags.append("report")
+        tests.append(TestGrade("(the test run)", "(stage)", "", "error", problem, 0.0, 0.0))
+    elif run.collection_errors:
         grade.status, grade.note = "error", "a test file could not be loaded: the stage scores 0"
     elif not tests:
         grade.status = "error"
@@ -180,7 +237,97 @@ def score_stage(stage: Stage, run: runner.StageRun) -> StageGrade:
             grade.status = "pass"
         elif passed:
             grade.status = "partial"
+    if run.timed_out:
+        grade.flags.append("timeout")
+    if any(untrusted.has_commands(text) for text in [run.output, *(t.message for t in tests)]):
+        grade.flags.append("commands")
+    if found is not None and found.kind != "own":
+        _judge_copy(grade, found, count_references=count_references, cleared=cleared)
     return grade
+
+
+def _tests_of(run: runner.StageRun, expected: list[str] | None) -> list[TestGrade]:
+    """The stage's tests as graded: each expected id with its reported result, or none."""
+    reported = {}
+    for t in run.tests:
+        reported.setdefault(t.nodeid, t)
+    if expected is None:
+        chosen = list(reported.values())
+    else:
+        missing = "timeout" if run.timed_out else "fail"
+        lacking = (
+            "the stage was stopped at its time limit before this test finished"
+            if run.timed_out
+            else "the test run's report has no result for this test: it did not run, or its "
+            "result was lost"
+        )
+        chosen = [
+            reported.get(nodeid)
+            or runner.TestResult(nodeid, nodeid.rsplit("::", 1)[-1],
+                                 Path(nodeid.split("::", 1)[0]).name, missing, lacking)
+            for nodeid in expected
+        ]  # fmt: skip
+    return [
+        TestGrade(t.name, t.nodeid, t.file, t.status, t.message, round(t.duration, 3), 0.0)
+        for t in chosen
+    ]
+
+
+def _report_problem(run: runner.StageRun, expected: list[str] | None) -> str:
+    """Why the run's report cannot be trusted to score the stage, or ""."""
+    if run.report_problem:
+        return run.report_problem
+    if run.timed_out or not (run.tests or run.collected or run.collection_errors):
+        return ""  # a timeout is scored as one; a run that wrote nothing says "no test ran"
+    if not run.finished:
+        return (
+            f"the test run ended before pytest finished its session (exit code "
+            f"{run.exit_code}): its report is not a whole run's, so the stage scores 0"
+        )
+    if run.exit_code not in (0, 1) and not run.collection_errors:
+        how = f"was killed by signal {-run.exit_code}" if run.exit_code < 0 else (
+            f"exited with code {run.exit_code}")  # fmt: skip
+        return (
+            f"pytest {how} (0 means every test passed, 1 that some failed; anything else "
+            "that the run itself went wrong): the stage scores 0"
+        )
+    reported = {t.nodeid for t in run.tests}
+    lacking = [nodeid for nodeid in expected or () if nodeid not in reported]
+    if lacking and not run.collection_errors:
+        return (
+            f"the report of a finished run lacks {len(lacking)} of the stage's "
+            f"{len(expected or ())} tests (first: {lacking[0]}): it is not the test run's "
+            "own report, so the stage scores 0"
+        )
+    return ""
+
+
+def _judge_copy(
+    grade: StageGrade, found: fingerprint.Verdict, *, count_references: bool, cleared: bool
+) -> None:
+    """Apply the fingerprint's verdict: a reference scores 0, a near copy is flagged."""
+    grade.verdict = found.kind
+    if cleared:
+        grade.flags.append("cleared")
+        grade.note = _join(grade.note, f"{found.describe()} (cleared by the instructor)")
+        return
+    grade.flags.append(found.kind)
+    if found.kind == "resembles":
+        grade.note = _join(grade.note, f"{found.describe()}: points kept, for a person to review")
+    elif count_references:
+        grade.note = _join(grade.note, f"{found.describe()} (counted: --count-references)")
+    else:
+        grade.note = _join(grade.note, f"{found.describe()}: the stage scores 0")
+        grade.status, grade.points = "reference", 0.0
+        for test in grade.tests:
+            test.points = 0.0
+        grade.tests.append(
+            TestGrade("(reference solution)", "(stage)", "", "fail", found.describe(), 0.0, 0.0)
+        )
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _last_line(text: str) -> str:
@@ -194,22 +341,12 @@ def not_written(stage: Stage) -> StageGrade:
 
 def edited_tests(learner_tests: Path, trusted: dict[str, str]) -> list[str]:
     """How the learner's test files differ from the trusted ones ({name: sha256})."""
-    mine = _hashes(learner_tests)
+    mine = graderlock.folder_hashes(learner_tests)
     found = [f"changed: {name}" for name in sorted(mine.keys() & trusted.keys())
              if mine[name] != trusted[name]]  # fmt: skip
     found += [f"added: {name}" for name in sorted(mine.keys() - trusted.keys())]
     found += [f"removed: {name}" for name in sorted(trusted.keys() - mine.keys())]
     return found
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        return {}
-    return {
-        path.relative_to(folder).as_posix(): build.digest(path.read_bytes())
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not IGNORED & set(path.parts) and path.suffix != ".pyc"
-    }
 
 
 def _shipped_tests(repo: Path, stage: Stage) -> dict[str, str] | None:
@@ -220,14 +357,53 @@ def _shipped_tests(repo: Path, stage: Stage) -> dict[str, str] | None:
     return found or None
 
 
+class TrustedChanged(RuntimeError):
+    """The trusted checkout changed while the learner's code ran: no grade can be given."""
+
+
+def trusted_state(root: Path) -> dict[str, str]:
+    """{path: sha256} of what the grader runs and reads from the trusted checkout ROOT."""
+    state: dict[str, str] = {}
+    for part in TRUSTED_PARTS:
+        path = root / part
+        if path.is_dir():
+            state.update({f"{part}/{k}": v for k, v in graderlock.folder_hashes(path).items()})
+        elif path.is_file():
+            state[part] = build.digest(path.read_bytes())
+    for stage in manifest.stages(root):
+        tests = f"steps/{stage.id}/tests"
+        state.update({f"{tests}/{k}": v for k, v in graderlock.folder_hashes(root / tests).items()})
+    return state
+
+
+def _check_unchanged(root: Path, before: dict[str, str], after_stage: str) -> None:
+    now = trusted_state(root)
+    changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    if changed:
+        listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
+                                           else "")  # fmt: skip
+        raise TrustedChanged(
+            f"the trusted checkout {root} changed while {after_stage} was graded ({listed}): "
+            "a learner's process wrote into it, so no grade is given"
+        )
+
+
 def commit_of(repo: Path) -> str | None:
+    """REPO's HEAD commit, when REPO is the top of a git work tree (not a folder inside one)."""
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    lines = done.stdout.split("\n")
+    if done.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != Path(repo).resolve():
+        return None
+    return lines[1].strip()
 
 
 def grade(
@@ -238,11 +414,18 @@ def grade(
     jobs: int = 2,
     only: Iterable[str] = (),
     progress: Callable[[StageGrade, int, int], None] | None = None,
+    count_references: bool = False,
+    clear: Iterable[str] = (),
+    upstream: dict[str, str | None] | None = None,
 ) -> Grade:
     """Grade the learner's repository REPO, stage by stage.
 
-    TESTS_FROM is a trusted checkout: the stages, points, tests and harness are taken from
-    it. Without it they come from REPO itself (fine for a learner's own look at the score).
+    TESTS_FROM is a trusted checkout: the stages, points, tests, harness and fingerprints are
+    taken from it. Without it they come from REPO itself (fine for a learner's own look at
+    the score). COUNT_REFERENCES scores a swapped-in reference like any code (to validate the
+    grader); CLEAR names stages whose reference check an instructor cleared for this learner.
+    UPSTREAM ({"repository", "ref"}) says where TESTS_FROM came from; its commit is added.
+    Raises TrustedChanged when the trusted checkout changes during grading.
     """
     repo = Path(repo).resolve()
     trusted = Path(tests_from).resolve() if tests_from else repo
@@ -251,7 +434,10 @@ def grade(
     if only:
         wanted = {manifest.find(key, trusted).id for key in only}
         stages = [s for s in stages if s.id in wanted]
+    cleared = {manifest.find(key, trusted).id for key in clear}
     written = [s for s in stages if s.is_written(trusted)]
+    before = trusted_state(trusted)
+    warnings: list[str] = []
 
     def one(stage: Stage) -> StageGrade:
         sketch_dir = stage.step_dir(repo)
@@ -267,7 +453,21 @@ def grade(
             root=trusted,
             timeout=stage_timeout,
         )
-        return score_stage(stage, run)
+        _check_unchanged(trusted, before, stage.id)
+        expected = graderlock.expected_tests(stage, trusted)
+        if expected is None:
+            warnings.append(
+                f"{graderlock.LOCK} has no test ids for the current tests of {stage.id}: "
+                "scored against the tests the run reported (run `invoke build` upstream)"
+            )
+        return score_stage(
+            stage,
+            run,
+            expected,
+            fingerprint.examine(stage, sketch_dir, trusted),
+            count_references=count_references,
+            cleared=stage.id in cleared,
+        )
 
     results: dict[str, StageGrade] = {}
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
@@ -279,9 +479,18 @@ def grade(
     graded = [results.get(s.id) or not_written(s) for s in stages]
     for stage, result in zip(stages, graded, strict=True):
         # The learner's tests against the trusted ones, else against what was shipped.
-        reference = _hashes(stage.tests_dir(trusted)) if tests_from else _shipped_tests(repo, stage)
+        reference = (
+            graderlock.folder_hashes(stage.tests_dir(trusted))
+            if tests_from
+            else _shipped_tests(repo, stage)
+        )
         if reference is not None and result.status != "not written":
             result.tests_edited = edited_tests(stage.tests_dir(repo), reference)
+            if result.tests_edited:
+                result.flags.append("tests-edited")
+    if tests_from or upstream:
+        upstream = {"repository": None, "ref": None, **(upstream or {})}
+        upstream["commit"] = commit_of(trusted)
     return Grade(
         score=round(sum(s.points for s in graded), 2),
         max_score=float(sum(s.max_points for s in graded)),
@@ -291,6 +500,9 @@ def grade(
         repo=str(repo),
         tests_from=str(trusted) if tests_from else None,
         duration=time.monotonic() - started,
+        upstream=upstream,
+        count_references=count_references,
+        warnings=warnings,
     )
 
 
@@ -333,6 +545,8 @@ def to_junit(result: Grade) -> str:
             ("points", f"{stage.points:g}"),
             ("max_points", f"{stage.max_points:g}"),
             ("status", stage.status),
+            ("verdict", stage.verdict),
+            ("flags", " ".join(stage.flags) or "none"),
             ("tests_edited", "; ".join(stage.tests_edited) or "no"),
         ):
             ET.SubElement(properties, "property", name=name, value=value)
@@ -378,7 +592,7 @@ def to_classroom(result: Grade) -> dict:
             continue
         lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass"]
         if stage.note:
-            lines.append(stage.note)
+            lines.append(untrusted.inert(stage.note))
         if stage.tests_edited:
             graded_with = "the trusted tests" if result.tests_from else "the edited tests"
             edits = "; ".join(stage.tests_edited)
@@ -386,7 +600,8 @@ def to_classroom(result: Grade) -> dict:
         not_passed = [t for t in stage.tests if t.status not in ("pass", "skip")]
         for test in not_passed[:CLASSROOM_FAILURES_SHOWN]:
             first = (test.message.strip().splitlines() or [""])[0]
-            lines.append(f"{test.status}: {test.name}: {first}"[:300])
+            # The reporter prints these lines in the job's log: no workflow command survives.
+            lines.append(untrusted.inert(f"{test.status}: {test.name}: {first}"[:300]))
         if len(not_passed) > CLASSROOM_FAILURES_SHOWN:
             more = len(not_passed) - CLASSROOM_FAILURES_SHOWN
             lines.append(f"... and {more} more: run `invoke check {stage.id}` to see them")
@@ -417,7 +632,10 @@ def classroom_b64(result: Grade) -> str:
 
 
 def to_summary(result: Grade) -> str:
-    """A Markdown table of stages and points, for $GITHUB_STEP_SUMMARY."""
+    """A Markdown table of stages and points, for $GITHUB_STEP_SUMMARY.
+
+    Every string that may come from a learner's process is escaped (untrusted.markdown).
+    """
     lines = [
         f"## Workshop grade: {result.score:g} / {result.max_score:g} points",
         "",
@@ -437,29 +655,69 @@ def to_summary(result: Grade) -> str:
         "| stage | title | tests passed | points | status |",
         "| --- | --- | --- | --- | --- |",
     ]
-    icons = {"pass": "✅", "partial": "🟡", "fail": "❌", "timeout": "⏱️", "error": "💥"}
     for stage in result.stages:
         if stage.status == "not written":
             lines.append(f"| {stage.id} | {_cell(stage.title)} | | | not written yet |")
             continue
-        status = f"{icons.get(stage.status, '')} {stage.status}"
-        if stage.tests_edited:
-            status += " · tests edited"
         lines.append(
             f"| {stage.id} | {_cell(stage.title)} | {stage.count('pass')} / {len(stage.tests)} "
-            f"| {stage.points:g} / {stage.max_points:g} | {status} |"
+            f"| {stage.points:g} / {stage.max_points:g} | {status_text(stage, icons=True)} |"
         )
     totals = result.totals()
     lines += [
         f"| **total** | | **{totals['passed']} / {totals['tests']}** "
         f"| **{result.score:g} / {result.max_score:g}** | |",
         "",
-        f"Rule: a stage's points × the share of its tests that pass. "
-        f"Commit `{(result.commit or 'unknown')[:12]}`, graded {result.time} "
-        f"in {result.duration:.1f} s.",
+    ]
+    notes = [
+        f"- **{stage.id}**: {untrusted.markdown(stage.note, limit=500)}"
+        for stage in result.stages
+        if stage.note
+    ]
+    if notes:
+        lines += ["### Notes", "", *notes, ""]
+    failures = []
+    for stage in result.stages:
+        first = next((t for t in stage.tests if t.status not in ("pass", "skip")), None)
+        if first is not None and stage.status not in ("reference", "not written"):
+            message = first.message.strip().splitlines() or [first.status]
+            failures.append(
+                f"- **{stage.id}** `{untrusted.markdown(first.name)}`: "
+                f"{untrusted.markdown(message[0])} (`invoke check {stage.id}` shows it all)"
+            )
+            failures += [f"  > {untrusted.markdown(line)}" for line in message[1:][:SUMMARY_LINES]
+                         if line.strip()]  # fmt: skip
+    if failures:
+        lines += ["### First failure of each stage", "", *failures, ""]
+    lines += [
+        "Rule: a stage's points × the share of its tests that pass; 0 for a stage that is the "
+        f"reference solution. Commit `{(result.commit or 'unknown')[:12]}`, graded "
+        f"{result.time} in {result.duration:.1f} s.",
         "",
     ]
     return "\n".join(lines)
+
+
+STATUS_TEXT = {
+    "pass": ("✅", "pass"),
+    "partial": ("🟡", "partial"),
+    "fail": ("❌", "fail"),
+    "timeout": ("⏱️", "timeout"),
+    "error": ("💥", "error"),
+    "reference": ("🚫", "reference solution"),
+}
+
+
+def status_text(stage: StageGrade, icons: bool = False) -> str:
+    """The stage's status in words, with its flags: "partial · resembles the reference"."""
+    icon, words = STATUS_TEXT.get(stage.status, ("", stage.status))
+    extra = {"resembles": "resembles the reference", "tests-edited": "tests edited",
+             "cleared": "reference check cleared", "report": "report rejected",
+             "commands": "workflow commands in its output"}  # fmt: skip
+    if stage.status != "reference" and "reference" in stage.flags:
+        extra["reference"] = "reference solution (counted)"
+    words += "".join(f" · {extra[flag]}" for flag in stage.flags if flag in extra)
+    return f"{icon} {words}" if icons and icon else words
 
 
 def _cell(text: str) -> str:

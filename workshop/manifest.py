@@ -49,10 +49,11 @@ class Stage:
         return self.step_dir(root) / "README.md"
 
     def is_written(self, root: Path = ROOT) -> bool:
-        """A stage is written once it has tests and a reference solution."""
-        return (
-            any(self.tests_dir(root).glob("test_*.py"))
-            and (self.solution_dir(root) / "sketch").is_dir()
+        """A stage is written once it has tests and a package: its reference solution, or,
+        in a classroom edition that does not ship the reference yet, its skeleton."""
+        return any(self.tests_dir(root).glob("test_*.py")) and (
+            (self.solution_dir(root) / "sketch").is_dir()
+            or (self.step_dir(root) / "sketch").is_dir()
         )
 
 

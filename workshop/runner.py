@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import manifest
+from workshop import manifest, untrusted
 from workshop.manifest import Stage
 
 STAGE_TIMEOUT = 90.0  # seconds for one stage's whole run
@@ -70,6 +70,8 @@ class StageRun:
     output: str = ""  # pytest's own output (kept short)
     stopped_early: bool = False  # -x: stopped at the first failure
     collected: list[dict] = field(default_factory=list)  # every test found: nodeid, name, file
+    finished: bool = False  # the report says pytest reached the end of its session
+    report_problem: str = ""  # why the report could not be read, when it could not
 
     def count(self, *statuses: str) -> int:
         return sum(t.status in statuses for t in self.tests)
@@ -147,7 +149,8 @@ def run_stage(
             *(["-x"] if first_failure else []),
             *pytest_args,
         ]  # fmt: skip
-        process_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        # No token, and no file of the CI job's (GITHUB_OUTPUT ...), reaches a learner's process.
+        process_env = {**untrusted.child_env(), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
         process_env["PYTHONPATH"] = os.pathsep.join(
             [str(root), *filter(None, [process_env.get("PYTHONPATH")])]
         )
@@ -176,11 +179,16 @@ def run_stage(
         run.exit_code = proc.returncode
         run.output = (out or b"").decode("utf-8", "replace")[-20000:]
         if report.exists():
-            data = json.loads(report.read_text())
-            run.tests = [TestResult(**_known(t)) for t in data["tests"]]
-            run.collection_errors = data.get("errors", [])
-            run.collected = data.get("items", [])
-            run.stopped_early = first_failure and len(run.tests) < data.get("collected", 0)
+            try:
+                data = read_report(report)
+            except ValueError as error:
+                run.report_problem = f"the test run's report could not be read: {error}"
+            else:
+                run.tests = [TestResult(**_known(t)) for t in data["tests"]]
+                run.collection_errors = data["errors"]
+                run.collected = data["items"]
+                run.finished = data["finished"]
+                run.stopped_early = first_failure and len(run.tests) < data["collected"]
     if run.timed_out and run.collected and not first_failure:
         # Every test that had not finished when the stage was stopped timed out with it.
         done = {t.nodeid for t in run.tests}
@@ -207,6 +215,48 @@ def run_stage(
             )
         )
     return run
+
+
+STATUSES = ("pass", "fail", "error", "timeout", "skip")
+
+
+def read_report(path: Path) -> dict:
+    """The report workshop.report writes, checked field by field: ValueError if it is not one.
+
+    The learner's code runs beside the report, so its shape is never taken on trust.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    tests, errors, items = data.get("tests"), data.get("errors", []), data.get("items", [])
+    text = ("nodeid", "name", "file", "status")
+    if not isinstance(tests, list) or not all(
+        isinstance(t, dict)
+        and all(isinstance(t.get(k), str) for k in text)
+        and t["status"] in STATUSES
+        and all(isinstance(t.get(k, ""), str) for k in ("message", "output"))
+        and isinstance(t.get("duration", 0.0), (int, float))
+        for t in tests
+    ):
+        raise ValueError("its 'tests' are not a list of test results")
+    if not isinstance(errors, list) or not all(
+        isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ("where", "message"))
+        for e in errors
+    ):
+        raise ValueError("its 'errors' are not a list of collection errors")
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and all(isinstance(i.get(k), str) for k in ("nodeid", "name", "file"))
+        for i in items
+    ):
+        raise ValueError("its 'items' are not a list of tests")
+    collected, finished = data.get("collected", 0), data.get("finished", False)
+    if not isinstance(collected, int) or not isinstance(finished, bool):
+        raise ValueError("its 'collected' or 'finished' has the wrong type")
+    return {"tests": tests, "errors": errors, "items": items, "collected": collected,
+            "finished": finished}  # fmt: skip
 
 
 def _known(entry: dict) -> dict:

@@ -187,12 +187,6 @@ def learner_sketch(stage: Stage, root: Path = manifest.ROOT) -> Files:
     return checkpoints.read_folder(stage.step_dir(root) / PACKAGE)
 
 
-def reference_in_place(stage: Stage, root: Path = manifest.ROOT) -> bool:
-    """True when the learner's sketch/ is, byte for byte, the reference solution."""
-    ref = reference(stage, root)
-    return bool(ref) and learner_sketch(stage, root) == ref
-
-
 def is_untouched(stage: Stage, root: Path = manifest.ROOT) -> bool:
     """True when the learner's sketch/ is exactly the shipped skeleton (checked by the lock)."""
     prefix = f"steps/{stage.id}/{PACKAGE}/"
@@ -248,21 +242,34 @@ def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
     return {rel[len(prefix) :]: File(data) for rel, data in sorted(found.items())}
 
 
+SEARCHED_COMMITS = 50  # commits of a stage folder searched for its shipped bytes
+
+
 def _shipped_from_git(root: Path, stage: Stage, wanted: dict[str, str]) -> dict[str, bytes]:
+    """The shipped bytes of WANTED ({path: sha256}), from the stage folder's git history:
+    the commit that last changed the lock first, then older ones (a learner may have
+    committed their work together with an update), then the new versions that
+    `invoke update` left beside files the learner kept (.workshop/update/)."""
     try:
-        commit = checkpoints._git(root, "rev-list", "-1", "HEAD", "--", build.LOCK)
+        last = checkpoints._git(root, "rev-list", "-1", "HEAD", "--", build.LOCK).decode()
+        older = checkpoints._git(root, "rev-list", f"-{SEARCHED_COMMITS}", "HEAD", "--",
+                                 checkpoints.stage_rel(stage)).decode()  # fmt: skip
     except RuntimeError:
-        return {}
-    commit_id = commit.decode().strip()
-    if not commit_id:
-        return {}
-    files = checkpoints.read_git_folder(root, commit_id, stage)
-    found = {}
+        last = older = ""
+    found: dict[str, bytes] = {}
+    prefix = f"steps/{stage.id}/"
+    for commit in dict.fromkeys((last + older).split()):
+        files = checkpoints.read_git_folder(root, commit, stage)
+        for rel, sha in wanted.items():
+            file = files.get(rel[len(prefix) :])
+            if rel not in found and file is not None and build.digest(file.data) == sha:
+                found[rel] = file.data
+        if len(found) == len(wanted):
+            return found
     for rel, sha in wanted.items():
-        inside = rel[len(f"steps/{stage.id}/") :]
-        file = files.get(inside)
-        if file is not None and build.digest(file.data) == sha:
-            found[rel] = file.data
+        for path in sorted((root / ".workshop" / "update").glob(f"*/{rel}")):
+            if rel not in found and build.digest(path.read_bytes()) == sha:
+                found[rel] = path.read_bytes()
     return found
 
 
@@ -312,7 +319,9 @@ def solve(stage: Stage, file: str | None = None, root: Path = manifest.ROOT) -> 
     """Swap the reference solution in (one file with FILE), after a backup."""
     ref = reference(stage, root)
     if not ref:
-        raise LookupError(f"stage {stage.id} has no reference solution yet")
+        from workshop import edition
+
+        raise LookupError(edition.no_reference(stage, root))
     only = normalise_file(stage, file, root) if file else None
     why = f"solve ({only})" if only else "solve"
     result = _swap_in(stage, ref, why, root, only)

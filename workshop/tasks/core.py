@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import board_client, manifest, runner, state
+from workshop import board_client, graderlock, manifest, runner, state
 from workshop import build as builder
 from workshop.console import console, esc
 from workshop.manifest import Stage
@@ -61,15 +61,18 @@ def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
     out.print(f"[ok]✓ Stage {stage.id} passed[/]: {run.summary()} in {run.duration:.1f} s.")
     if solution:
         return  # the reference passing says nothing about the learner's progress
-    from workshop import swap
+    from workshop import fingerprint
 
-    if swap.reference_in_place(stage):
-        # After `invoke solve`, the pass is the reference's: it moves nothing on.
+    found = fingerprint.examine(stage, stage.step_dir())
+    if found.kind == "reference":
+        # After `invoke solve` (or a copy), the pass is the reference's: it moves nothing on.
         following = [s for s in manifest.stages() if s.number > stage.number]
         move_on = f" To move on anyway: [cmd]invoke goto {following[0].id}[/]." if following else ""
+        files = ", ".join(f"sketch/{name}" for name in found.files)
         out.print(
-            "[warn]That is the reference solution passing[/], not your code, so the stage is "
-            f"not marked passed. [cmd]invoke restore {stage.id}[/] brings your code back." + move_on
+            f"[warn]That is the reference solution passing[/] ({esc(files)}), not your code, so "
+            f"the stage is not marked passed. [cmd]invoke restore {stage.id}[/] brings your "
+            "code back." + move_on
         )
         return
     first_time = state.record_pass(stage)
@@ -172,6 +175,9 @@ def verify(c, step=None, jobs=2, strict=False):
     out = console()
     stages = [manifest.find(step)] if step else list(manifest.stages())
     written = [s for s in stages if s.is_written()]
+    if any(not (s.solution_dir() / "sketch").is_dir() for s in written):
+        raise Exit("invoke verify needs every stage's reference: this is a classroom edition, "
+                   "verify in the instructor's repository.", code=2)  # fmt: skip
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         futures = {s.id: pool.submit(_verify_stage, s) for s in written}
@@ -236,12 +242,18 @@ def build(c, force=False, check=False):
         drift = builder.drift()
         for item in drift:
             out.print(f"[bad]✗[/] {esc(item.path)}: {esc(item.problem)}")
-        if drift:
+        stale = graderlock.drift()  # the grader's test ids and fingerprints
+        for problem in stale:
+            out.print(f"[bad]✗[/] {esc(problem)}")
+        if drift or stale:
             out.print("Run [cmd]invoke build[/] to regenerate them from source/sketch.")
             raise Exit(code=1)
         out.print("[ok]✓ Every snapshot matches source/sketch.[/]")
         return
+    if not (manifest.ROOT / builder.SOURCE).is_dir():
+        raise Exit(f"There is no {builder.SOURCE}/ here: a classroom edition is not built.", 1)
     report = builder.write(force=force)
+    graderlock.write(manifest.ROOT)  # test ids and reference fingerprints, for the grader
     for rel in report.written:
         out.print(f"wrote   {rel}", markup=False)
     for rel in report.removed:

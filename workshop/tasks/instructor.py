@@ -1,10 +1,13 @@
-"""The instructor's tasks: add a stage, and bring a newer release into a learner's repo."""
+"""The instructor's tasks: add a stage, release a classroom edition, and bring a newer
+release into a learner's repo."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Exit, task
 
-from workshop import manifest, newstep
+from workshop import edition, manifest, newstep
 from workshop import update as updater
 from workshop.console import console, esc
 from workshop.tasks.grading import learner_repo
@@ -73,14 +76,67 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
         )
     for rel in report.kept_dropped:
         out.print(f"[warn]kept    {esc(rel)}[/] (you changed it; the new release no longer has it)")
-    changes = len(report.updated) + len(report.added) + len(report.removed)
+    if report.readded:
+        out.print(f"[warn]{verb}re-add these files you had deleted[/] (the release has them):")
+        for rel in report.readded:
+            out.print(f"  {rel}", markup=False)
+    changes = len(report.updated) + len(report.added) + len(report.readded) + len(report.removed)
     out.print(
-        f"[ok]✓[/] {changes} file(s) {verb or ''}changed, {len(report.kept)} of yours kept, "
-        f"{report.unchanged} already up to date."
+        f"[ok]✓[/] {changes} file(s) {'would change' if dry_run else 'changed'}, "
+        f"{len(report.kept)} of yours kept beside a new version, {report.yours} of yours "
+        f"the release leaves alone, {report.unchanged} already up to date."
     )
     if report.kept:
         out.print("Compare each kept file with its new version (git diff --no-index A B).")
+    for folder, problem, files in report.broken:
+        out.print(f"[bad]✗ {esc(folder)}/sketch no longer imports:[/] {esc(problem)}")
+        out.print("  Your kept file(s) there may use what the release changed. For each:")
+        for mine, new in files:
+            mine, new = esc(mine), esc(new)
+            out.print(f"    see the new version: [cmd]git diff --no-index {mine} {new}[/]")
+            out.print(f"    take it (commit yours first to keep it): [cmd]cp {new} {mine}[/]")
     if not dry_run and report.changed:
         out.print("Review with [cmd]git status[/], then commit.")
         if any(rel == "pyproject.toml" for rel in report.updated + report.added):
             out.print('pyproject.toml changed: reinstall with [cmd]pip install -e ".[dev]"[/].')
+
+
+@task(
+    positional=["kind", "out"],
+    help={
+        "kind": "the edition to write: classroom (the only kind so far)",
+        "out": "the edition's git repository (created on the first release); each release is "
+        "one new commit there, which you push as the Classroom template",
+        "through": "the last stage released: 03, 03_responses or responses",
+        "first": "the first stage released (default: the first stage); --first 04 --through 04 "
+        "makes a repository for one assignment per stage",
+        "references": "references to release: none (default), closed (every stage before "
+        "--through) or a list such as 01,02",
+    },
+)
+def release(c, kind, out, through, first=None, references="none"):
+    """Write the classroom edition through a stage: no reference of a stage still open."""
+    console_out = console()
+    if kind != edition.KIND:
+        raise Exit(f"release: the only edition is {edition.KIND!r}, not {kind!r}", code=2)
+    try:
+        made = edition.release(
+            manifest.ROOT, Path(out), through, first=first, references=references
+        )
+    except (edition.EditionError, KeyError) as error:
+        raise Exit(f"release: {error.args[0]}", code=2) from None
+    for rel in made.left_out:
+        console_out.print(f"[warn]left out[/] {esc(rel)} (it shows an open stage's reference)")
+    stages = f"{made.stages[0]}..{made.stages[-1]}"
+    if made.commit is None:
+        console_out.print(f"[ok]✓[/] {esc(made.out)} already holds the release of {stages}.")
+        return
+    console_out.print(
+        f"[ok]✓ Released {stages}[/] into [path]{esc(made.out)}[/] as commit "
+        f"{made.commit[:12]}: {len(made.added)} file(s) added, {len(made.changed)} changed, "
+        f"{len(made.removed)} removed; references: {', '.join(made.references) or 'none'}."
+    )
+    console_out.print(
+        "Push it (the first time: as the template of the Classroom assignment); learners take "
+        "a later release with [cmd]invoke update --from URL[/]."
+    )

@@ -311,6 +311,10 @@ def unified_diff(theirs: Files, yours: Files, their_label: str, your_label: str)
 def compare_with(stage: Stage, against: str, backup: str | None = None, root: Path = ROOT):
     """(their files, their label) for `invoke diff --against AGAINST`."""
     if against == "solution":
+        if not swap.reference(stage, root):
+            from workshop import edition
+
+            raise LookupError(edition.no_reference(stage, root))
         return swap.reference(stage, root), f"solutions/{stage.id}/sketch"
     if against == "skeleton":
         return swap.skeleton(stage, root), "skeleton"

@@ -1,0 +1,93 @@
+"""What the learner's processes can reach, and how what they say is passed on inertly.
+
+Grading runs the learner's code. Three rules keep it from speaking for the grader:
+
+* `child_env()`: the environment every child process gets, without the CI job's tokens and
+  without the files through which a GitHub Actions step talks to the runner (GITHUB_OUTPUT,
+  GITHUB_STEP_SUMMARY, GITHUB_ENV ...): a learner's process cannot set the step's outputs,
+  write the summary page or call GitHub's API with the job's rights.
+* `commands_stopped()`: on Actions, the grader's whole output is wrapped in
+  `::stop-commands::<random token>` ... `::<token>::`, so a line such as
+  `::notice title=Autograding complete::Points 100/100` that came from a learner's process
+  is printed as text and never becomes an annotation. The token is drawn when grading starts
+  and is never in any process's environment.
+* `inert(text)` for text printed by a later step that the grader does not control (GitHub
+  Classroom's reporter prints classroom.json's messages), and `markdown(text)` for the step
+  summary: workflow commands broken, Markdown and HTML escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TextIO
+
+# Variables a learner's process never gets: GitHub Actions' files and tokens, git's
+# credentials, and anything whose name says it is a secret.
+STRIPPED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_", "GIT_CONFIG_", "GIT_ASKPASS")
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE_KEY", "API_KEY",
+                "ACCESS_KEY", "AUTH")  # fmt: skip
+# The runner reads `::command::` at the start of a line (after spaces) and the legacy
+# `##[command]` anywhere in it (actions/runner, src/Runner.Worker/ActionCommand.cs).
+_COMMAND_START = re.compile(r"^(\s*)::", re.MULTILINE)
+_LEGACY = "##["
+_COMMAND_LINE = re.compile(r"^\s*::[A-Za-z-]+[^\n]*::", re.MULTILINE)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # <, > and & become entities
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """ENV (default: this process's) without CI files, tokens and other secrets."""
+    env = os.environ if env is None else env
+    return {
+        name: value
+        for name, value in env.items()
+        if not name.upper().startswith(STRIPPED_PREFIXES)
+        and not any(word in name.upper() for word in SECRET_WORDS)
+    }
+
+
+def inert(text: str) -> str:
+    """TEXT with every workflow command broken (`\\::notice`, `#\\#[error]`), else unchanged."""
+    return _COMMAND_START.sub(r"\1\\::", text).replace(_LEGACY, "#\\#[")
+
+
+def has_commands(text: str) -> bool:
+    """Whether TEXT holds a line the runner would take as a workflow command."""
+    return bool(_COMMAND_LINE.search(text)) or _LEGACY in text
+
+
+def markdown(text: str, limit: int = 300) -> str:
+    """TEXT as one line of Markdown that shows it literally: no HTML, links or formatting."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return html.escape(_MARKDOWN.sub(r"\\\1", line), quote=False)
+
+
+def on_actions(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+@contextmanager
+def commands_stopped(stream: TextIO | None = None, env: Mapping[str, str] | None = None
+                     ) -> Iterator[None]:  # fmt: skip
+    """On GitHub Actions, no workflow command in STREAM's output takes effect meanwhile."""
+    if not on_actions(env):
+        yield
+        return
+    stream = stream or sys.stdout
+    token = secrets.token_hex(16)
+    stream.write(f"::stop-commands::{token}\n")
+    stream.flush()
+    try:
+        yield
+    finally:
+        stream.flush()
+        stream.write(f"::{token}::\n")
+        stream.flush()
