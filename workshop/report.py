@@ -56,7 +56,9 @@ def _message(call: pytest.CallInfo) -> str:
     if call.excinfo is None:
         return ""
     error = call.excinfo.value
-    if isinstance(error, AssertionError) and type(error).__name__ == "TeachingFailure":
+    if isinstance(error, AssertionError) and any(
+        cls.__name__ == "TeachingFailure" for cls in type(error).__mro__
+    ):
         return str(error)
     if call.excinfo.typename == "Failed":  # pytest.fail(...)
         text = str(error)
