@@ -25,7 +25,10 @@ from typing import Any
 
 from workshop import wire
 
-CHILD_NAME = "workshop.child"
+# An attribute or item that is a mutable container stays here, as a handle, so that
+# `app.on_startup.append(hook)` changes the app's own list; what a call returns is a copy.
+LIVE_OPS = ("getattr", "getitem")
+MUTABLE = (list, dict, set, bytearray)
 
 
 class ObjectServer:
@@ -113,7 +116,10 @@ class ObjectServer:
             result = self.run_sync(message)
             if message["op"] == "await":
                 result = await result
-            reply = {"id": message["id"], "value": wire.encode(result, self.ref)}
+            if message["op"] in LIVE_OPS and type(result) in MUTABLE:
+                reply = {"id": message["id"], "value": self.ref(result)}
+            else:
+                reply = {"id": message["id"], "value": wire.encode(result, self.ref)}
         except BaseException as error:  # everything the learner's code raises goes back
             if isinstance(error, asyncio.CancelledError) and message["op"] != "await":
                 raise

@@ -386,3 +386,13 @@ def sketch_files(request: pytest.FixtureRequest) -> Path:
     if stage is None:
         pytest.fail("the sketch_files fixture is only for stage tests (steps/NN_name/tests)")
     return stage.copy_dir / "sketch"
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest) -> Callable[..., ServerProcess]:
+    """`make_server(app, *args, env=...)`: a learner's server not yet started, for a test that
+    starts it itself (`server.start(timeout)`) and kills it (`server.kill()`)."""
+    stage = request.config.stash.get(STAGE, None)
+    if stage is None:
+        pytest.fail("the make_server fixture is only for stage tests (steps/NN_name/tests)")
+    return lambda app=None, *args, env=None: stage.server(app, args, env)

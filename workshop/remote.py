@@ -37,6 +37,7 @@ from workshop.plain import plain
 from workshop.server import FLOOD, Output
 from workshop.testing import TeachingFailure
 
+ASKED_DUNDERS = {"__name__", "__qualname__", "__module__", "__doc__", "__file__"}
 CALL_TIMEOUT = 5.0  # seconds one call into the learner's code may take
 START_CALL = "from workshop.child import main; main({requests}, {replies})"
 
@@ -60,10 +61,13 @@ class LearnerError(Exception):
         BaseException.__init__(self, message)
 
     def __str__(self) -> str:
-        text = self.message
-        if self.learner_traceback:
-            text += "\n\nWhere your code raised it:\n" + self.learner_traceback
-        return text
+        return self.message
+
+    def report(self) -> str:
+        """The message and, below it, where the learner's code raised it."""
+        if not self.learner_traceback:
+            return self.message
+        return f"{self.message}\n\nWhere your code raised it:\n{self.learner_traceback}"
 
     def is_a(self, name: str) -> bool:
         """Whether the learner's exception class is NAME or inherits from it (by name)."""
@@ -124,8 +128,8 @@ class Remote:
         return self._child.call(op, target=self, args=list(args), **fields)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
+        if name.startswith("__") and name.endswith("__") and name not in ASKED_DUNDERS:
+            raise AttributeError(name)  # what Python and pytest probe for: not the learner's
         return self._child.call("getattr", target=self, name=name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -192,10 +196,21 @@ class Remote:
 
 
 def type_name(value: Any) -> str:
-    """The class name of VALUE, whether it is a handle or a plain value."""
+    """`module.QualName` of VALUE's class, whether it is a handle or a plain value."""
     if isinstance(value, Remote):
         return value.type_name
-    return type(value).__name__
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def is_a(value: Any, name: str) -> bool:
+    """Whether VALUE (a handle, or a LearnerError) is of the class NAME or a subclass of it,
+    compared by name: `is_a(error, "HTTPNotFound")`, `is_a(error, "apps.NoDatabase")`."""
+    if isinstance(value, (Remote, LearnerError)):
+        return value.is_a(name)
+    return any(
+        f"{c.__module__}.{c.__qualname__}" == name or c.__qualname__ == name
+        for c in type(value).__mro__
+    )
 
 
 # --- the process --------------------------------------------------------------------------

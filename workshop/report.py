@@ -65,7 +65,9 @@ def _message(call: pytest.CallInfo) -> str:
         if text.startswith("Timeout"):
             return f"the test did not finish within its time limit ({text})"
         return text
-    return f"{call.excinfo.typename}: {error}"
+    report = getattr(error, "report", None)  # a LearnerError: with the learner's traceback
+    text = report() if type(error).__module__ == "learner" and callable(report) else str(error)
+    return f"{call.excinfo.typename}: {text}"
 
 
 def _status(report: pytest.TestReport, message: str) -> str:

@@ -110,6 +110,15 @@ def encode(value: Any, ref_of) -> Any:
     if kind is dict:
         items = [[encode(k, ref_of), encode(v, ref_of)] for k, v in value.items()]
         return {"$": "dict", "items": items}
+    # A subclass of a plain type (multidict's istr, an IntEnum) travels as its plain value,
+    # read through the base type's own slots, so no method of the subclass runs.
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return encode(bytes.__bytes__(value) if hasattr(bytes, "__bytes__") else
+                      bytes(memoryview(value)), ref_of)  # fmt: skip
     name = f"{kind.__module__}.{kind.__qualname__}"
     if name == "yarl.URL":
         return {"$": "url", "text": str(value)}

@@ -1,9 +1,9 @@
 """Stage 01, without a network: EchoProtocol on its own, driven the way asyncio drives it.
 
 asyncio calls `connection_made(transport)` once, then `data_received(data)` for each chunk.
-Here a stand-in transport (apps.RecordingTransport) records what the protocol writes, so a
+Here a stand-in transport (drivers.RecordingTransport) records what the protocol writes, so a
 mistake shows up at once, before any socket is involved. Both objects live in the process
-that imports your code; `sketch` and `apps` are handles to it (workshop/remote.py).
+that imports your code; `sketch` and `drivers` are handles to it (workshop/remote.py).
 """
 
 import pytest
@@ -38,8 +38,8 @@ def expect_written(transport, want: bytes, what: str, **details) -> None:
         fail(what, expected=want, got=written, look=LOOK, **details)
 
 
-def test_received_bytes_are_written_back_to_the_transport(echo_protocol, apps):
-    protocol, transport = echo_protocol(), apps.RecordingTransport()
+def test_received_bytes_are_written_back_to_the_transport(echo_protocol, drivers):
+    protocol, transport = echo_protocol(), drivers.RecordingTransport()
     protocol.connection_made(transport)
     protocol.data_received(b"ping\r\n")
     expect_written(
@@ -50,8 +50,8 @@ def test_received_bytes_are_written_back_to_the_transport(echo_protocol, apps):
     )
 
 
-def test_every_chunk_is_echoed_in_order(echo_protocol, apps):
-    protocol, transport = echo_protocol(), apps.RecordingTransport()
+def test_every_chunk_is_echoed_in_order(echo_protocol, drivers):
+    protocol, transport = echo_protocol(), drivers.RecordingTransport()
     protocol.connection_made(transport)
     chunks = [b"first ", b"", b"second\n", bytes([0, 255])]
     for chunk in chunks:
@@ -64,9 +64,9 @@ def test_every_chunk_is_echoed_in_order(echo_protocol, apps):
     )
 
 
-def test_each_connection_echoes_to_its_own_transport(echo_protocol, apps):
+def test_each_connection_echoes_to_its_own_transport(echo_protocol, drivers):
     alice, bob = echo_protocol(), echo_protocol()
-    to_alice, to_bob = apps.RecordingTransport(), apps.RecordingTransport()
+    to_alice, to_bob = drivers.RecordingTransport(), drivers.RecordingTransport()
     alice.connection_made(to_alice)
     bob.connection_made(to_bob)
     alice.data_received(b"from alice")
