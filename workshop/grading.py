@@ -16,6 +16,11 @@ With `tests_from` (a trusted checkout of the workshop), every stage's tests, the
 the manifest come from there, and the learner's own test files are only compared with the
 trusted ones: any difference is reported as "tests edited". It never raises a grade.
 
+Every learner process runs in the bubblewrap sandbox (workshop/sandbox.py) where one can be
+made (`sandbox="auto"`); where none can, every output says "not sandboxed". Either way the
+judge never runs learner code, a stage whose report was tampered with scores 0, and a
+trusted tree that changed while grading is named and scores the whole grade 0.
+
 The outputs, all from one `Grade`:
 
     grade.json      the documented format (workshop/schemas/grade.schema.json)
@@ -41,6 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from workshop import build, manifest, runner
+from workshop import sandbox as sandboxing
 from workshop.manifest import Stage
 
 SCHEMA_VERSION = 1
@@ -98,6 +104,9 @@ class Grade:
     repo: str
     tests_from: str | None
     duration: float = 0.0
+    sandboxed: bool = False
+    sandbox_note: str = ""  # why not sandboxed, when not
+    trusted_tree_changed: list[str] = field(default_factory=list)  # files changed meanwhile
 
     @property
     def tests_edited(self) -> bool:
@@ -128,7 +137,20 @@ class Grade:
             "duration": round(self.duration, 3),
             "rule": "stage points x tests passed / tests run in the stage (skips aside)",
             "stages": [asdict(stage) for stage in self.stages],
+            "sandboxed": self.sandboxed,
+            "sandbox": "sandboxed" if self.sandboxed else f"not sandboxed: {self.sandbox_note}",
+            "trusted_tree_changed": self.trusted_tree_changed,
         }
+
+    def warnings(self) -> list[str]:
+        """What every output says above the points: no sandbox, a changed trusted tree."""
+        found = []
+        if not self.sandboxed:
+            found.append(f"not sandboxed: {self.sandbox_note}")
+        if self.trusted_tree_changed:
+            files = ", ".join(self.trusted_tree_changed[:10])
+            found.append(f"the trusted tree changed while grading ({files}): the grade is 0")
+        return found
 
 
 # --- grading -------------------------------------------------------------------------
@@ -162,7 +184,9 @@ def score_stage(stage: Stage, run: runner.StageRun) -> StageGrade:
         tests=tests,
     )
     passed = sum(t.status == "pass" for t in tests)
-    if run.collection_errors:
+    if run.tampered:
+        grade.status, grade.note = "error", f"tampered with: {run.tampered}; the stage scores 0"
+    elif run.collection_errors:
         grade.status, grade.note = "error", "a test file could not be loaded: the stage scores 0"
     elif not tests:
         grade.status = "error"
@@ -238,11 +262,14 @@ def grade(
     jobs: int = 2,
     only: Iterable[str] = (),
     progress: Callable[[StageGrade, int, int], None] | None = None,
+    sandbox: str = "auto",
 ) -> Grade:
     """Grade the learner's repository REPO, stage by stage.
 
     TESTS_FROM is a trusted checkout: the stages, points, tests and harness are taken from
     it. Without it they come from REPO itself (fine for a learner's own look at the score).
+    SANDBOX is "auto" (the sandbox where one can be made), "require" (fail without one) or
+    "off".
     """
     repo = Path(repo).resolve()
     trusted = Path(tests_from).resolve() if tests_from else repo
@@ -252,6 +279,10 @@ def grade(
         wanted = {manifest.find(key, trusted).id for key in only}
         stages = [s for s in stages if s.id in wanted]
     written = [s for s in stages if s.is_written(trusted)]
+    why_not = sandboxing.unavailable() if sandbox != "off" else "turned off (--sandbox off)"
+    if why_not and sandbox == "require":
+        raise SandboxUnavailable(why_not)
+    before = tree_digest(trusted)
 
     def one(stage: Stage) -> StageGrade:
         sketch_dir = stage.step_dir(repo)
@@ -266,6 +297,7 @@ def grade(
             tests_dir=stage.tests_dir(trusted),
             root=trusted,
             timeout=stage_timeout,
+            sandboxed=not why_not,
         )
         return score_stage(stage, run)
 
@@ -282,6 +314,10 @@ def grade(
         reference = _hashes(stage.tests_dir(trusted)) if tests_from else _shipped_tests(repo, stage)
         if reference is not None and result.status != "not written":
             result.tests_edited = edited_tests(stage.tests_dir(repo), reference)
+    changed = changed_files(before, tree_digest(trusted))
+    if changed:
+        for result in graded:
+            result.points = 0.0
     return Grade(
         score=round(sum(s.points for s in graded), 2),
         max_score=float(sum(s.max_points for s in graded)),
@@ -291,7 +327,38 @@ def grade(
         repo=str(repo),
         tests_from=str(trusted) if tests_from else None,
         duration=time.monotonic() - started,
+        sandboxed=not why_not,
+        sandbox_note=why_not or "",
+        trusted_tree_changed=changed,
     )
+
+
+class SandboxUnavailable(Exception):
+    """`sandbox="require"` on a machine where no sandbox can be made."""
+
+
+TREE_SKIPPED = {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules"}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file of the trusted tree (caches and virtual environments aside)."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in TREE_SKIPPED and not d.startswith(".venv")]
+        for name in files:
+            path = Path(folder, name)
+            if path.suffix == ".pyc" or path.is_symlink():
+                continue
+            try:
+                found[path.relative_to(root).as_posix()] = build.digest(path.read_bytes())
+            except OSError:
+                continue
+    return found
+
+
+def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The files added, removed or changed between two digests of a tree."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 # --- outputs -------------------------------------------------------------------------
@@ -334,6 +401,7 @@ def to_junit(result: Grade) -> str:
             ("max_points", f"{stage.max_points:g}"),
             ("status", stage.status),
             ("tests_edited", "; ".join(stage.tests_edited) or "no"),
+            ("sandbox", "sandboxed" if result.sandboxed else "not sandboxed"),
         ):
             ET.SubElement(properties, "property", name=name, value=value)
         for test in stage.tests:
@@ -354,8 +422,8 @@ def to_junit(result: Grade) -> str:
                 element.text = test.message
             elif test.status == "skip":
                 ET.SubElement(case, "skipped", message=first_line)
-        if stage.tests_edited or stage.note:
-            notes = [stage.note] if stage.note else []
+        if stage.tests_edited or stage.note or result.warnings():
+            notes = [*result.warnings(), *([stage.note] if stage.note else [])]
             if stage.tests_edited:
                 notes.append("tests edited: " + "; ".join(stage.tests_edited))
             ET.SubElement(suite, "system-err").text = "\n".join(notes)
@@ -376,7 +444,7 @@ def to_classroom(result: Grade) -> dict:
     for stage in result.stages:
         if stage.status == "not written":
             continue
-        lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass"]
+        lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass", *result.warnings()]
         if stage.note:
             lines.append(stage.note)
         if stage.tests_edited:
@@ -422,6 +490,8 @@ def to_summary(result: Grade) -> str:
         f"## Workshop grade: {result.score:g} / {result.max_score:g} points",
         "",
     ]
+    for warning in result.warnings():
+        lines += ["> [!WARNING]", f"> **{_cell(warning)}**", ""]
     if result.tests_edited:
         lines += [
             "> [!WARNING]",

@@ -12,6 +12,9 @@ Two layers, both from Debian's `bubblewrap` (`bwrap`) package:
   few set variables, and limits on memory, CPU time, file size and open files (prlimit:
   bubblewrap sets none). `tini` is its PID 1 and passes SIGINT and SIGTERM on, which
   stages 07 and 10 send; the judge signals tini's pid, read from bwrap's `--info-fd`.
+  Killing the process group (bwrap and tini) ends the PID namespace and all in it. (No
+  `--die-with-parent` there: it ties the sandbox to the *thread* that started it, and
+  tests running side by side start shared servers from threads that end before them.)
 
 Without a sandbox (a learner's own `invoke check`, or a machine where user namespaces are
 not allowed) the same commands run plainly, and the grade says "not sandboxed".
@@ -91,7 +94,7 @@ class Confinement:
             prlimit, f"--as={MEMORY}", f"--cpu={CPU_SECONDS}", f"--fsize={FILE_SIZE}",
             f"--nofile={OPEN_FILES}", "--",
             bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--as-pid-1", "--die-with-parent", "--clearenv",
+            "--unshare-cgroup-try", "--as-pid-1", "--clearenv",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
         ]  # fmt: skip
         for folder in SYSTEM_DIRS + ETC_FILES:

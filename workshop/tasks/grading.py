@@ -35,6 +35,8 @@ def learner_repo(path: str | None) -> Path:
         "jobs": "how many stages to grade at once (default 2)",
         "min_score": "exit 1 when the score is below this many points (default: never)",
         "only": "grade these stages only, comma-separated (04,05_params)",
+        "sandbox": "auto (the default: bubblewrap where it works, else 'not sandboxed' in "
+        "every output), require (fail without it) or off",
     }
 )
 def grade(
@@ -47,6 +49,7 @@ def grade(
     jobs=2,
     min_score=None,
     only="",
+    sandbox="auto",
 ):
     """Grade every stage: points x share of tests passed; JSON, JUnit, Classroom outputs."""
     out_console = console()
@@ -73,9 +76,12 @@ def grade(
                 jobs=int(jobs),
                 only=keys,
                 progress=progress,
+                sandbox=sandbox,
             )
     except KeyError as error:
         raise Exit(str(error.args[0]), code=2) from None
+    except grading.SandboxUnavailable as error:
+        raise Exit(f"--sandbox require: {error}", code=2) from None
     show(result)
     if formats:
         out_dir = Path(out) if Path(out).is_absolute() else Path.cwd() / out
@@ -112,6 +118,8 @@ def show(result: grading.Grade) -> None:
             out.print(f"[warn]tests edited[/] in {stage.id} (vs the {source}): {esc(edits)}")
         if stage.note:
             out.print(f"[warn]{stage.id}[/]: {esc(stage.note)}")
+    for warning in result.warnings():
+        out.print(f"[bad]{esc(warning)}[/]")
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."
