@@ -39,7 +39,10 @@ from workshop.testing import TeachingFailure
 
 ASKED_DUNDERS = {"__name__", "__qualname__", "__module__", "__doc__", "__file__"}
 CALL_TIMEOUT = 5.0  # seconds one call into the learner's code may take
-START_CALL = "from workshop.child import main; main({requests}, {replies})"
+# The trusted checkout goes first, so `workshop` is the judge's own, however it is installed.
+START_CALL = (
+    "sys.path.insert(0, {root!r}); from workshop.child import main; main({requests}, {replies})"
+)
 
 
 class ChildFailed(TeachingFailure):
@@ -268,8 +271,8 @@ class ObjectChild:
     def start(self) -> ObjectChild:
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
-        call = START_CALL.format(requests=requests_r, replies=replies_w)
-        path = [self.root, self.tests_dir, self.sketch_parent]  # the learner's last
+        call = START_CALL.format(root=str(self.root), requests=requests_r, replies=replies_w)
+        path = [self.tests_dir, self.sketch_parent]  # the learner's last
         argv = sandbox.python_bootstrap(path, call)
         command, env = self.confinement.wrap(argv, {})
         try:

@@ -174,6 +174,9 @@ def run_stage(
         )
         if sandboxed:
             command = sandbox.judge_command(command, writable=[Path(tmp)])
+            judge_tmp = Path(tmp, "tmp")
+            judge_tmp.mkdir()
+            process_env["TMPDIR"] = str(judge_tmp)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(

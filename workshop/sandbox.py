@@ -4,7 +4,7 @@ Two layers, both from Debian's `bubblewrap` (`bwrap`) package:
 
 - the judge (the pytest process of one stage) runs in an outer sandbox with a network
   namespace of its own, which has nothing but loopback; the whole file system is
-  read-only to it except its report folder and a private /tmp;
+  read-only to it except its report folder, which is also its TMPDIR;
 - every learner process the judge starts (servers, the object child) runs in an inner
   sandbox that shares that loopback, with its own PID namespace (the judge's processes
   and their /proc are out of sight), a private /tmp, read-only binds of only what Python
@@ -133,12 +133,13 @@ def read_child_pid(fd: int, timeout: float = 2.0) -> int | None:
 
 
 def judge_command(argv: list[str], writable: Sequence[Path]) -> list[str]:
-    """ARGV (the judge) in the outer sandbox: loopback only, a read-only file system."""
+    """ARGV (the judge) in the outer sandbox: loopback only, a read-only file system but for
+    WRITABLE (its report folder, which is also its TMPDIR)."""
     found = tools()
     assert found is not None
     command = [
         found[0], "--unshare-user", "--unshare-net", "--unshare-ipc", "--die-with-parent",
-        "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc", "--tmpfs", "/tmp",
+        "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc",
     ]  # fmt: skip
     for folder in writable:
         command += ["--bind", str(folder), str(folder)]

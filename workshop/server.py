@@ -94,11 +94,18 @@ class ServerProcess:
         self.rename = rename
         self.confinement = confinement or sandbox.Confinement(False)
         argv = sandbox.python_bootstrap([*extra_path, self.sketch_dir], RUN_SKETCH)
-        self._argv = argv + self.shown[3:]
-        self._env = dict(env or {})
+        self.command = argv + self.shown[3:]  # subclasses may run another program
+        path = os.pathsep.join(str(p) for p in [self.sketch_dir, *extra_path])
+        # For such other programs; `python -I` ignores them.
+        self._env = {
+            "PYTHONPATH": path,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+            **(env or {}),
+        }
         # The folders of files named in ENV (marker files) are the only ones it may write.
         self._writable = sorted(
-            {Path(v).parent for v in self._env.values() if os.path.isabs(v)}, key=str
+            {Path(v).parent for v in (env or {}).values() if os.path.isabs(v)}, key=str
         )
         self._pid_fd: int | None = None
         self._signal_pid: int | None = None
@@ -112,7 +119,7 @@ class ServerProcess:
         if self.confinement.sandboxed:
             info_r, info_w = os.pipe()
         command, env = self.confinement.wrap(
-            self._argv, self._env, writable=self._writable, info_fd=info_w
+            self.command, self._env, writable=self._writable, info_fd=info_w
         )
         try:
             self.proc = subprocess.Popen(
