@@ -4,8 +4,8 @@ The judge (the pytest process) never imports learner code. Tests that work with 
 (`Response(...).encode()`, `compile_path(...)`, a protocol driven by hand) send requests
 here over a pipe (workshop.wire); this process does what is asked in the learner's code
 and answers with plain data, or with a handle to an object it keeps. Requests carry ids
-and run as tasks on one event loop, so tests running side by side can wait on coroutines
-here at the same time.
+and are answered on one event loop as they arrive; an `await` runs as a task of its own, so
+tests running side by side can wait on coroutines here at the same time.
 
 Started by workshop.remote as `python -I -c BOOT`, with only the trusted dependencies, the
 stage's trusted tests/ folder (apps.py, drivers.py) and a copy of the learner's sketch/
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
 import sys
 import threading
 import types
@@ -111,53 +112,72 @@ class ObjectServer:
             return target  # awaited by handle()
         raise wire.WireError(f"unknown request {op!r}")
 
-    async def handle(self, message: dict) -> None:
+    def reply(self, message: dict, result: object) -> None:
+        if message["op"] in LIVE_OPS and type(result) in MUTABLE:
+            value = self.ref(result)
+        else:
+            value = wire.encode(result, self.ref)
+        self.send({"id": message["id"], "value": value})
+
+    def fail(self, message: dict, error: BaseException) -> None:
+        self.send({"id": message.get("id"), "error": wire.describe_error(error, __file__)})
+
+    def handle(self, message: dict) -> None:
+        """Answer one request: at once, or, for `await`, when the awaitable is done."""
         try:
             result = self.run_sync(message)
             if message["op"] == "await":
-                result = await result
-            if message["op"] in LIVE_OPS and type(result) in MUTABLE:
-                reply = {"id": message["id"], "value": self.ref(result)}
-            else:
-                reply = {"id": message["id"], "value": wire.encode(result, self.ref)}
+                task = asyncio.ensure_future(self.finish(message, result))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+                return
+            self.reply(message, result)
         except BaseException as error:  # everything the learner's code raises goes back
-            if isinstance(error, asyncio.CancelledError) and message["op"] != "await":
-                raise
-            reply = {"id": message.get("id"), "error": wire.describe_error(error, __file__)}
-        self.send(reply)
+            self.fail(message, error)
+
+    async def finish(self, message: dict, awaitable: object) -> None:
+        try:
+            result = await awaitable  # type: ignore[misc]
+            self.reply(message, result)
+        except BaseException as error:
+            self.fail(message, error)
 
     def send(self, reply: dict) -> None:
+        try:
+            data = wire.frame(reply)
+        except (wire.WireError, ValueError, TypeError) as error:
+            data = wire.frame({"id": reply.get("id"), "error": wire.describe_error(error)})
         with self.write_lock:
-            try:
-                wire.write_frame(self.replies_fd, reply)
-            except wire.WireError as error:
-                wire.write_frame(
-                    self.replies_fd,
-                    {"id": reply.get("id"), "error": wire.describe_error(error)},
-                )
+            wire.write_all(self.replies_fd, data)
 
     async def serve(self) -> None:
+        """Read requests as they come (a non-blocking pipe watched by the event loop)."""
         loop = asyncio.get_running_loop()
-        done = asyncio.Event()
+        done = loop.create_future()
+        frames = wire.FrameReader()
+        os.set_blocking(self.requests_fd, False)
 
-        def read() -> None:
-            while True:
-                try:
-                    message = wire.read_frame(self.requests_fd)
-                except (OSError, wire.WireError):
-                    message = None
-                if message is None:
-                    loop.call_soon_threadsafe(done.set)
-                    return
-                loop.call_soon_threadsafe(self.start, message)
+        def readable() -> None:
+            try:
+                chunk = os.read(self.requests_fd, 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            try:
+                messages = frames.feed(chunk) if chunk else None
+            except wire.WireError:
+                messages = None
+            if messages is None:
+                loop.remove_reader(self.requests_fd)
+                if not done.done():
+                    done.set_result(None)
+                return
+            for message in messages:
+                self.handle(message)
 
-        threading.Thread(target=read, name="requests", daemon=True).start()
-        await done.wait()
-
-    def start(self, message: dict) -> None:
-        task = asyncio.ensure_future(self.handle(message))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        loop.add_reader(self.requests_fd, readable)
+        await done
 
 
 def attribute(target: Any, name: str) -> Any:

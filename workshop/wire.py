@@ -31,14 +31,55 @@ class WireError(Exception):
 # --- framing --------------------------------------------------------------------------
 
 
-def write_frame(fd: int, message: dict) -> None:
+def frame(message: dict) -> bytes:
+    """MESSAGE as the bytes of one frame."""
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if len(data) > MAX_FRAME:
         raise WireError(f"a message of {len(data)} bytes is over the {MAX_FRAME} byte limit")
-    view = memoryview(HEADER.pack(len(data)) + data)
+    return HEADER.pack(len(data)) + data
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def write_frame(fd: int, message: dict) -> None:
+    write_all(fd, frame(message))
+
+
+def parse(data: bytes) -> dict:
+    """One frame's JSON body as a message."""
+    try:
+        message = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise WireError(f"a message that is not JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise WireError("a message that is not a JSON object")
+    return message
+
+
+class FrameReader:
+    """Frames out of a byte stream that arrives in pieces (for a non-blocking pipe)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[dict]:
+        self.buffer += chunk
+        messages = []
+        while len(self.buffer) >= HEADER.size:
+            (size,) = HEADER.unpack_from(self.buffer)
+            if size > MAX_FRAME:
+                raise WireError(f"a message of {size} bytes is over the {MAX_FRAME} byte limit")
+            end = HEADER.size + size
+            if len(self.buffer) < end:
+                break
+            messages.append(parse(bytes(self.buffer[HEADER.size : end])))
+            del self.buffer[:end]
+        return messages
 
 
 def read_exactly(fd: int, size: int) -> bytes:
@@ -64,13 +105,7 @@ def read_frame(fd: int) -> dict | None:
     data = read_exactly(fd, size)
     if len(data) != size:
         return None
-    try:
-        message = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise WireError(f"a message that is not JSON: {error}") from None
-    if not isinstance(message, dict):
-        raise WireError("a message that is not a JSON object")
-    return message
+    return parse(data)
 
 
 # --- values ---------------------------------------------------------------------------

@@ -120,6 +120,8 @@ def show(result: grading.Grade) -> None:
             out.print(f"[warn]{stage.id}[/]: {esc(stage.note)}")
     for warning in result.warnings():
         out.print(f"[bad]{esc(warning)}[/]")
+    if result.sandboxed:
+        out.print("[dim]Every learner process ran in the bubblewrap sandbox.[/]")
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."
