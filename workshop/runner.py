@@ -270,9 +270,12 @@ def _known(entry: dict) -> dict:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    # The learner's servers run in process groups of their own (so a test can signal one):
-    # find them before pytest dies, or they would outlive it.
-    groups = [proc.pid, *_children(proc.pid)]
+    # The learner's servers run in process groups of their own (so a test can signal one),
+    # and, sandboxed, one level further down (the judge's own sandbox, then pytest): find
+    # every descendant before pytest dies, or they would outlive it.
+    groups = [proc.pid]
+    for pid in groups:
+        groups += [child for child in _children(pid) if child not in groups]
     for pid in groups:
         try:
             os.killpg(pid, signal.SIGKILL)
