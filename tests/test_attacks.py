@@ -169,19 +169,17 @@ def attack(trusted, tmp_path, mode, stages, plant, honest=10) -> tuple[dict, Pat
     return result, out, unchanged
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(PATCH_REPORTS, id="row1-patches-pytest-reports"),
+        pytest.param(FORGE_REPORT, id="row2-rewrites-the-report-and-exits"),
+    ],
+)
 @pytest.mark.parametrize("mode", sandbox_modes())
-def test_row1_a_package_that_patches_pytest_reports_scores_0(trusted, tmp_path, mode):
+def test_rows_1_2_a_package_that_forges_the_verdict_scores_0(trusted, tmp_path, mode, payload):
     def plant(learner: Path) -> None:
-        prepend(learner / "steps/01_echo/sketch/__init__.py", PATCH_REPORTS)
-
-    result, _, unchanged = attack(trusted, tmp_path, mode, ["01_echo"], plant)
-    assert points(result)["01_echo"] == 0 and unchanged
-
-
-@pytest.mark.parametrize("mode", sandbox_modes())
-def test_row2_a_package_that_rewrites_the_report_and_exits_scores_0(trusted, tmp_path, mode):
-    def plant(learner: Path) -> None:
-        prepend(learner / "steps/01_echo/sketch/__init__.py", FORGE_REPORT)
+        prepend(learner / "steps/01_echo/sketch/__init__.py", payload)
 
     result, _, unchanged = attack(trusted, tmp_path, mode, ["01_echo"], plant)
     assert points(result)["01_echo"] == 0 and unchanged

@@ -34,7 +34,7 @@ from typing import Any
 
 from workshop import sandbox, wire
 from workshop.plain import plain
-from workshop.server import FLOOD, Output
+from workshop.server import FLOOD, Output, read_output
 from workshop.testing import TeachingFailure
 
 ASKED_DUNDERS = {"__name__", "__qualname__", "__module__", "__doc__", "__file__"}
@@ -274,17 +274,9 @@ class ObjectChild:
         call = START_CALL.format(root=str(self.root), requests=requests_r, replies=replies_w)
         path = [self.tests_dir, self.sketch_parent]  # the learner's last
         argv = sandbox.python_bootstrap(path, call)
-        command, env = self.confinement.wrap(argv, {})
         try:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=self.sketch_parent,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(requests_r, replies_w),
-                start_new_session=True,
+            self.proc = self.confinement.popen(
+                argv, {}, self.sketch_parent, pass_fds=(requests_r, replies_w)
             )
         finally:
             os.close(requests_r)
@@ -409,21 +401,14 @@ class ObjectChild:
 
     def _read_output(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                return
-            self.output.feed(chunk)
-            if self.output.total > FLOOD and not self.flooded:
-                self.flooded = True
-                self._fail(
-                    f"the learner's process printed more than {FLOOD // 1024} KiB of output, "
-                    "so it was stopped. Is something printed in a loop?"
-                )
+        read_output(self.proc.stdout.fileno(), self.output, self._flooding)
+
+    def _flooding(self) -> None:
+        self.flooded = True
+        self._fail(
+            f"the learner's process printed more than {FLOOD // 1024} KiB of output, "
+            "so it was stopped. Is something printed in a loop?"
+        )
 
     def _death(self, code: int | None) -> str:
         if self.broken:

@@ -111,6 +111,31 @@ class Confinement:
         command += ["--chdir", "/tmp", "--", tini, "-s", "-g", "--", *argv]
         return command, {"PATH": os.environ.get("PATH", PATH)}
 
+    def popen(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        writable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
+        info_fd: int | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start ARGV as a learner process: its own session and process group (killed as
+        one), no stdin, stdout and stderr together on a pipe."""
+        command, environment = self.wrap(argv, env, writable=writable, info_fd=info_fd)
+        fds = [*pass_fds, *([] if info_fd is None else [info_fd])]
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=fds,
+            start_new_session=True,
+        )
+
 
 def read_child_pid(fd: int, timeout: float = 2.0) -> int | None:
     """The pid of the sandbox's PID 1 (tini), as bwrap reports it on its --info-fd."""

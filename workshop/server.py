@@ -118,19 +118,9 @@ class ServerProcess:
         info_r = info_w = None
         if self.confinement.sandboxed:
             info_r, info_w = os.pipe()
-        command, env = self.confinement.wrap(
-            self.command, self._env, writable=self._writable, info_fd=info_w
-        )
         try:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=self.sketch_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=() if info_w is None else (info_w,),
-                start_new_session=True,  # its own process group, killed as one
+            self.proc = self.confinement.popen(
+                self.command, self._env, self.sketch_dir, writable=self._writable, info_fd=info_w
             )
         finally:
             if info_w is not None:
@@ -157,20 +147,13 @@ class ServerProcess:
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            self.output.feed(chunk)
-            if self.output.total > FLOOD and not self.flooded:
-                self.flooded = True
-                self.kill()
+        read_output(self.proc.stdout.fileno(), self.output, self._flooding)
         with self.output.changed:
             self.output.changed.notify_all()
+
+    def _flooding(self) -> None:
+        self.flooded = True
+        self.kill()
 
     def _why_not_serving(self, timeout: float) -> str:
         where = f"`{' '.join(self.shown)}`"
@@ -264,6 +247,22 @@ class ServerProcess:
                 f"Its last output:\n{_indent(self.tail(15) or '(none)')}"
             )
         return None
+
+
+def read_output(fd: int, output: Output, on_flood) -> None:
+    """Feed what FD carries into OUTPUT until it ends; call ON_FLOOD once past FLOOD bytes."""
+    flooded = False
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return
+        output.feed(chunk)
+        if output.total > FLOOD and not flooded:
+            flooded = True
+            on_flood()
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
