@@ -12,8 +12,9 @@ each test a time limit, and offers the fixtures that reach the learner's code:
         raw = sketch.Response(text="hi").encode()  # made and encoded in the object child
 
 `sketch`, `apps` and `drivers` are handles to modules imported in the stage's object child
-(workshop/child.py, workshop/remote.py), a process started as the session begins, while
-pytest collects the tests. With `--sandbox` (grading) every learner process runs in the
+(workshop/child.py, workshop/remote.py), a process started once the tests are collected if
+any of them asks for one of these, which imports the learner's package while the first
+tests run. With `--sandbox` (grading) every learner process runs in the
 bubblewrap sandbox of workshop/sandbox.py.
 
 The package under test is, in order: `--sketch-dir DIR`; else the stage folder the tests sit
@@ -88,7 +89,6 @@ class Stage:
         )
         self._child: ObjectChild | None = None
         self._child_lock = threading.Lock()
-        self.start_child()
 
     def rename(self, text: str) -> str:
         """Text from a learner process, with the copy's paths turned into the learner's."""
@@ -103,7 +103,7 @@ class Stage:
             confinement=self.confinement,
             rename=self.rename,
         ).start()
-        child.send_ahead("import", name="sketch")  # imported while pytest collects
+        child.send_ahead("import", name="sketch")  # imported while the first tests run
         self._child = child
         return child
 
@@ -182,8 +182,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"there is no sketch/ package in {sketch_dir}")
     if config.getoption("sandbox") and sandbox.unavailable():
         raise pytest.UsageError(f"--sandbox: {sandbox.unavailable()}")
-    # Nothing of the learner's goes on this process's sys.path: the object child starts
-    # now, importing the learner's package while pytest collects the tests.
+    # Nothing of the learner's goes on this process's sys.path: learner code runs only in
+    # the servers and in the object child, started after collection when a test needs it.
     stage = Stage(stage_dir, sketch_dir, sandboxed=config.getoption("sandbox"))
     config.stash[STAGE] = stage
     config.stash[POOL] = _Pool(stage)
@@ -209,9 +209,15 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"stage {stage.id}: testing {stage.sketch_dir / 'sketch'} ({how})"
 
 
+LEARNER_FIXTURES = {"sketch", "apps", "drivers"}  # the fixtures the object child serves
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if STAGE not in config.stash:
+    stage = config.stash.get(STAGE, None)
+    if stage is None:
         return
+    if any(LEARNER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        stage.child()  # started now, importing the learner's package while tests begin
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
