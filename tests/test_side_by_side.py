@@ -111,5 +111,8 @@ async def test_wants_a_fixture(serve, answer):
     pass
 """
     result = run(*fake_stage(tmp_path, tests))
-    assert "may ask only for serve and tmp_path, not for 'answer'" in result.output
+    assert (
+        "may ask only for serve, tmp_path, sketch, apps and drivers, not for 'answer'"
+        in result.output
+    )
     assert result.exit_code not in (0, None)

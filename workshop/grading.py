@@ -29,6 +29,11 @@ raises a grade. The trusted checkout is hashed before grading and after every st
 change (a learner's process rewriting the tests or the harness) stops the whole grade with
 TrustedChanged.
 
+Every learner process runs in the bubblewrap sandbox (workshop/sandbox.py) where one can be
+made (`sandbox="auto"`); where none can, every output says "not sandboxed". Either way the
+judge never runs learner code, a stage whose report was tampered with scores 0, and a
+trusted tree that changed while grading is named and scores the whole grade 0.
+
 The outputs, all from one `Grade`:
 
     grade.json      the documented format (workshop/schemas/grade.schema.json)
@@ -57,6 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from workshop import build, fingerprint, graderlock, manifest, runner, untrusted
+from workshop import sandbox as sandboxing
 from workshop.manifest import Stage
 
 SCHEMA_VERSION = 2
@@ -131,6 +137,8 @@ class Grade:
     upstream: dict[str, str | None] | None = None  # the trusted repository, ref and commit
     count_references: bool = False
     warnings: list[str] = field(default_factory=list)  # about the grading, not the learner
+    sandboxed: bool = False
+    sandbox_note: str = ""  # why not sandboxed, when not
 
     @property
     def tests_edited(self) -> bool:
@@ -138,8 +146,10 @@ class Grade:
 
     @property
     def flags(self) -> list[str]:
-        """Every stage's flags as "flag:stage id" (reference:03_responses, ...)."""
-        return [f"{flag}:{stage.id}" for stage in self.stages for flag in stage.flags]
+        """Every stage's flags as "flag:stage id" (reference:03_responses, ...), after
+        "not-sandboxed" when the learner's code ran outside the sandbox."""
+        found = [] if self.sandboxed else ["not-sandboxed"]
+        return found + [f"{flag}:{stage.id}" for stage in self.stages for flag in stage.flags]
 
     def totals(self) -> dict[str, int]:
         tests = [t for s in self.stages for t in s.tests]
@@ -171,6 +181,8 @@ class Grade:
             "rule": "stage points x tests passed / tests of the stage (skips aside); "
             "0 for a reference solution or a report that is not the test run's own",
             "stages": [asdict(stage) for stage in self.stages],
+            "sandboxed": self.sandboxed,
+            "sandbox": "sandboxed" if self.sandboxed else f"not sandboxed: {self.sandbox_note}",
         }
 
 
@@ -417,6 +429,7 @@ def grade(
     count_references: bool = False,
     clear: Iterable[str] = (),
     upstream: dict[str, str | None] | None = None,
+    sandbox: str = "auto",
 ) -> Grade:
     """Grade the learner's repository REPO, stage by stage.
 
@@ -425,7 +438,8 @@ def grade(
     the score). COUNT_REFERENCES scores a swapped-in reference like any code (to validate the
     grader); CLEAR names stages whose reference check an instructor cleared for this learner.
     UPSTREAM ({"repository", "ref"}) says where TESTS_FROM came from; its commit is added.
-    Raises TrustedChanged when the trusted checkout changes during grading.
+    SANDBOX is "auto" (the sandbox where one can be made), "require" (fail without one) or
+    "off". Raises TrustedChanged when the trusted checkout changes during grading.
     """
     repo = Path(repo).resolve()
     trusted = Path(tests_from).resolve() if tests_from else repo
@@ -436,8 +450,11 @@ def grade(
         stages = [s for s in stages if s.id in wanted]
     cleared = {manifest.find(key, trusted).id for key in clear}
     written = [s for s in stages if s.is_written(trusted)]
+    why_not = sandboxing.unavailable() if sandbox != "off" else "turned off (--sandbox off)"
+    if why_not and sandbox == "require":
+        raise SandboxUnavailable(why_not)
     before = trusted_state(trusted)
-    warnings: list[str] = []
+    warnings: list[str] = [f"not sandboxed: {why_not}"] if why_not else []
 
     def one(stage: Stage) -> StageGrade:
         sketch_dir = stage.step_dir(repo)
@@ -452,6 +469,7 @@ def grade(
             tests_dir=stage.tests_dir(trusted),
             root=trusted,
             timeout=stage_timeout,
+            sandboxed=not why_not,
         )
         _check_unchanged(trusted, before, stage.id)
         expected = graderlock.expected_tests(stage, trusted)
@@ -503,7 +521,13 @@ def grade(
         upstream=upstream,
         count_references=count_references,
         warnings=warnings,
+        sandboxed=not why_not,
+        sandbox_note=why_not or "",
     )
+
+
+class SandboxUnavailable(Exception):
+    """`sandbox="require"` on a machine where no sandbox can be made."""
 
 
 # --- outputs -------------------------------------------------------------------------
@@ -548,6 +572,7 @@ def to_junit(result: Grade) -> str:
             ("verdict", stage.verdict),
             ("flags", " ".join(stage.flags) or "none"),
             ("tests_edited", "; ".join(stage.tests_edited) or "no"),
+            ("sandbox", "sandboxed" if result.sandboxed else "not sandboxed"),
         ):
             ET.SubElement(properties, "property", name=name, value=value)
         for test in stage.tests:
@@ -568,8 +593,8 @@ def to_junit(result: Grade) -> str:
                 element.text = test.message
             elif test.status == "skip":
                 ET.SubElement(case, "skipped", message=first_line)
-        if stage.tests_edited or stage.note:
-            notes = [stage.note] if stage.note else []
+        if stage.tests_edited or stage.note or result.warnings:
+            notes = [*result.warnings, *([stage.note] if stage.note else [])]
             if stage.tests_edited:
                 notes.append("tests edited: " + "; ".join(stage.tests_edited))
             ET.SubElement(suite, "system-err").text = "\n".join(notes)
@@ -590,7 +615,7 @@ def to_classroom(result: Grade) -> dict:
     for stage in result.stages:
         if stage.status == "not written":
             continue
-        lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass"]
+        lines = [f"{stage.count('pass')} of {len(stage.tests)} tests pass", *result.warnings]
         if stage.note:
             lines.append(untrusted.inert(stage.note))
         if stage.tests_edited:
@@ -640,6 +665,8 @@ def to_summary(result: Grade) -> str:
         f"## Workshop grade: {result.score:g} / {result.max_score:g} points",
         "",
     ]
+    for warning in result.warnings:
+        lines += ["> [!WARNING]", f"> **{_cell(warning)}**", ""]
     if result.tests_edited:
         lines += [
             "> [!WARNING]",

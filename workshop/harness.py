@@ -1,14 +1,24 @@
 """The pytest plugin every stage's tests run under (loaded by `-p workshop.harness`).
 
-It decides which `sketch` package is under test, puts it first on `sys.path`, gives each
-test a time limit, and offers the `serve` fixture that runs the learner's server:
+This process is the judge: it holds only trusted code (the stage's tests, this harness and
+their dependencies) and never imports the learner's `sketch`. It decides which `sketch`
+package is under test, copies that one folder for the learner's processes to import, gives
+each test a time limit, and offers the fixtures that reach the learner's code:
 
     async def test_something(serve):
         server = serve("apps:routing_app")         # python -m sketch --port 0 apps:routing_app
 
+    def test_an_object(sketch):
+        raw = sketch.Response(text="hi").encode()  # made and encoded in the object child
+
+`sketch`, `apps` and `drivers` are handles to modules imported in the stage's object child
+(workshop/child.py, workshop/remote.py), a process started once the tests are collected if
+any of them asks for one of these, which imports the learner's package while the first
+tests run. With `--sandbox` (grading) every learner process runs in the
+bubblewrap sandbox of workshop/sandbox.py.
+
 The package under test is, in order: `--sketch-dir DIR`; else the stage folder the tests sit
 in (`steps/NN_name/`), or its reference (`solutions/NN_name/`) with `--target solutions`.
-One pytest process tests one stage, so two `sketch` packages never meet.
 
 Tests marked `side_by_side` (those that mostly wait on the server's timers) all start when
 the session does and are reported in their usual place: see workshop/sidebyside.py.
@@ -16,14 +26,18 @@ the session does and are reported in their usual place: see workshop/sidebyside.
 
 from __future__ import annotations
 
+import os
 import re
-import sys
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from workshop import sandbox
+from workshop.remote import ObjectChild, Remote
 from workshop.server import ServerFailed, ServerProcess
 from workshop.sidebyside import SideBySide
 
@@ -40,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="steps",
         help="test the learner's folder (steps, the default) or the reference (solutions)",
     )
+    group.addoption(
+        "--sandbox",
+        action="store_true",
+        help="run every learner process in the bubblewrap sandbox (workshop/sandbox.py)",
+    )
 
 
 def _stage_of(path: Path) -> Path | None:
@@ -50,13 +69,96 @@ def _stage_of(path: Path) -> Path | None:
     return None
 
 
-class Stage:
-    """What the harness knows about the stage under test."""
+MAX_SKETCH_BYTES = 20 * 1024**2  # a learner's sketch/ larger than this is not copied
 
-    def __init__(self, stage_dir: Path, sketch_dir: Path) -> None:
+
+class Stage:
+    """What the harness knows about the stage under test, and the learner's processes."""
+
+    def __init__(self, stage_dir: Path, sketch_dir: Path, sandboxed: bool = False) -> None:
         self.id = stage_dir.name
         self.tests_dir = stage_dir / "tests"
-        self.sketch_dir = sketch_dir
+        self.sketch_dir = sketch_dir  # the folder holding the package under test
+        self.root = Path(__file__).resolve().parent.parent  # the trusted checkout
+        # Learner processes import a copy of sketch/ alone: never the stage folder itself.
+        self._tmp = tempfile.TemporaryDirectory(prefix="sketch-learner-")
+        self.copy_dir = Path(self._tmp.name)
+        copy_sketch(sketch_dir / "sketch", self.copy_dir / "sketch")
+        self.confinement = sandbox.Confinement(
+            sandboxed, readable=[self.root, self.tests_dir, self.copy_dir]
+        )
+        self._child: ObjectChild | None = None
+        self._child_lock = threading.Lock()
+
+    def rename(self, text: str) -> str:
+        """Text from a learner process, with the copy's paths turned into the learner's."""
+        shown = _shown(self.sketch_dir / "sketch")
+        return text.replace(str(self.copy_dir / "sketch"), shown)
+
+    def start_child(self) -> ObjectChild:
+        child = ObjectChild(
+            self.copy_dir,
+            self.tests_dir,
+            self.root,
+            confinement=self.confinement,
+            rename=self.rename,
+        ).start()
+        child.send_ahead("import", name="sketch")  # imported while the first tests run
+        self._child = child
+        return child
+
+    def child(self) -> ObjectChild:
+        """The object child, a new one if the last one hung, died or flooded."""
+        with self._child_lock:
+            if self._child is None or not self._child.alive():
+                if self._child is not None:
+                    self._child.close()
+                self.start_child()
+            assert self._child is not None
+            return self._child
+
+    def server(self, app: str | None = None, args=(), env=None) -> ServerProcess:
+        """A learner's server for this stage (not started)."""
+        return ServerProcess(
+            self.copy_dir,
+            app,
+            args,
+            extra_path=[self.tests_dir],
+            env=env,
+            confinement=self.confinement,
+            rename=self.rename,
+        )
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+        self._tmp.cleanup()
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def copy_sketch(source: Path, target: Path) -> None:
+    """Copy the learner's package (files only, no caches), refusing one that is too large."""
+    total = 0
+    for path in source.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            total += path.stat().st_size
+            if total > MAX_SKETCH_BYTES:
+                raise pytest.UsageError(
+                    f"{source} holds more than {MAX_SKETCH_BYTES // 1024**2} MiB: "
+                    "a sketch/ package is a few small .py files"
+                )
+    shutil.copytree(
+        source,
+        target,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,12 +180,13 @@ def pytest_configure(config: pytest.Config) -> None:
         sketch_dir = stage_dir.parent.parent / config.getoption("target") / stage_dir.name
     if not (sketch_dir / "sketch").is_dir():
         raise pytest.UsageError(f"there is no sketch/ package in {sketch_dir}")
-    stage = Stage(stage_dir, sketch_dir)
+    if config.getoption("sandbox") and sandbox.unavailable():
+        raise pytest.UsageError(f"--sandbox: {sandbox.unavailable()}")
+    # Nothing of the learner's goes on this process's sys.path: learner code runs only in
+    # the servers and in the object child, started after collection when a test needs it.
+    stage = Stage(stage_dir, sketch_dir, sandboxed=config.getoption("sandbox"))
     config.stash[STAGE] = stage
     config.stash[POOL] = _Pool(stage)
-    # The package under test, and the tests' own helper modules (apps.py), come first.
-    for path in (stage.tests_dir, sketch_dir):
-        sys.path.insert(0, str(path))
 
 
 STAGE = pytest.StashKey[Stage]()
@@ -93,16 +196,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     pool = config.stash.get(POOL, None)
     if pool is not None:
         pool.close()
+    stage = config.stash.get(STAGE, None)
+    if stage is not None:
+        stage.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     stage = config.stash.get(STAGE, None)
-    return stage and f"stage {stage.id}: testing {stage.sketch_dir / 'sketch'}"
+    if stage is None:
+        return None
+    how = "in the sandbox" if stage.confinement.sandboxed else "not sandboxed"
+    return f"stage {stage.id}: testing {stage.sketch_dir / 'sketch'} ({how})"
+
+
+LEARNER_FIXTURES = {"sketch", "apps", "drivers"}  # the fixtures the object child serves
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if STAGE not in config.stash:
+    stage = config.stash.get(STAGE, None)
+    if stage is None:
         return
+    if any(LEARNER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        stage.child()  # started now, importing the learner's package while tests begin
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
@@ -123,7 +238,7 @@ def pytest_runtestloop(session: pytest.Session):
     pool = session.config.stash.get(POOL, None)
     if pool is None or session.config.option.collectonly:
         return (yield)
-    side_by_side = SideBySide(lambda item: _make_serve(pool, item), _time_limit)
+    side_by_side = SideBySide(lambda item: _make_serve(pool, item), _time_limit, _learner_module)
     session.config.stash[_SIDE_BY_SIDE] = side_by_side
     try:
         side_by_side.start(session.items)
@@ -170,9 +285,7 @@ class _Pool:
             return server
 
     def _start(self, app: str | None, args: tuple[str, ...], env: dict[str, str]):
-        server = ServerProcess(
-            self.stage.sketch_dir, app, args, extra_path=[self.stage.tests_dir], env=env
-        )
+        server = self.stage.server(app, args, env)
         try:
             server.start()
         except ServerFailed as error:
@@ -237,7 +350,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and _USED in item.stash:
         for server, mark in item.stash[_USED]:
             death = server.describe_death()
-            text = death or server.output.last_lines(30, mark)
+            text = death or server.tail(30, mark)
             if text:
                 report.sections.append(("server output", text))
     return report
+
+
+# --- the learner's objects, in the object child -------------------------------------------
+
+
+def _learner_module(config: pytest.Config, name: str) -> Remote:
+    """The module NAME, imported in the stage's object child."""
+    stage = config.stash.get(STAGE, None)
+    if stage is None:
+        pytest.fail(f"the {name} fixture is only for stage tests (steps/NN_name/tests)")
+    return stage.child().module(name)
+
+
+@pytest.fixture
+def sketch(request: pytest.FixtureRequest) -> Remote:
+    """The learner's `sketch` package, imported in the object child: `sketch.Response(...)`."""
+    return _learner_module(request.config, "sketch")
+
+
+@pytest.fixture
+def apps(request: pytest.FixtureRequest) -> Remote:
+    """The stage's tests/apps.py (handlers, hooks, middlewares), imported in the object child."""
+    return _learner_module(request.config, "apps")
+
+
+@pytest.fixture
+def drivers(request: pytest.FixtureRequest) -> Remote:
+    """The stage's tests/drivers.py (scenarios that return observations), in the object child."""
+    return _learner_module(request.config, "drivers")
+
+
+@pytest.fixture
+def sketch_files(request: pytest.FixtureRequest) -> Path:
+    """The folder of the learner's sketch/ package, to read as text (never to import)."""
+    stage = request.config.stash.get(STAGE, None)
+    if stage is None:
+        pytest.fail("the sketch_files fixture is only for stage tests (steps/NN_name/tests)")
+    return stage.copy_dir / "sketch"
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest) -> Callable[..., ServerProcess]:
+    """`make_server(app, *args, env=...)`: a learner's server not yet started, for a test that
+    starts it itself (`server.start(timeout)`) and kills it (`server.kill()`)."""
+    stage = request.config.stash.get(STAGE, None)
+    if stage is None:
+        pytest.fail("the make_server fixture is only for stage tests (steps/NN_name/tests)")
+    return lambda app=None, *args, env=None: stage.server(app, args, env)

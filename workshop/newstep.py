@@ -205,16 +205,15 @@ def _test(stage_id: str, name: str) -> str:
 
 Every test must fail on the skeleton and pass on the solution (`invoke verify {stage_id}`).
 Over real sockets, use the `server` / `serve` fixtures and `workshop.testing` (see
-docs/DEVELOPING.md); for objects, import `sketch` directly, as below.
+docs/DEVELOPING.md); for objects, use the `sketch` fixture, a handle to the learner's package
+in the process that imports it (this one never does), as below.
 """
 
 from workshop.testing import expect
 
 
-def test_the_stage_placeholder_is_filled_in():
-    from sketch.{name} import {name}_ready
-
-    done = {name}_ready()
+def test_the_stage_placeholder_is_filled_in(sketch):
+    done = sketch.{name}.{name}_ready()
     expect(
         done is True,
         "the placeholder of stage {stage_id} must return True once its TODO is done",

@@ -7,6 +7,10 @@
 
 The file is rewritten after collection and after every test, so a run that is killed at its
 time limit still tells which tests finished and which never did ("finished" is then false).
+With `--report-key-fd FD` (the runner's pipe) every write carries a "signature": an HMAC of
+the rest with the key read from FD once, at start, before any learner process exists.
+Messages and outputs are plain text (workshop.plain): what a learner's process printed
+never acts on a terminal or a CI log.
 
 status is one of pass, fail, error, timeout, skip. `message` is the failure's teaching
 message (the assertion text, without pytest's traceback); `output` is what the server
@@ -16,9 +20,12 @@ printed meanwhile (its traceback names the TODO the learner has to fill in).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+from workshop.plain import plain
 
 _RESULTS = pytest.StashKey[dict]()
 
@@ -27,12 +34,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("workshop").addoption(
         "--report-json", help="write every test's outcome to this JSON file"
     )
+    parser.getgroup("workshop").addoption(
+        "--report-key-fd", type=int, help="read the key that signs the report from this fd"
+    )
 
 
 _CONFIG: list[pytest.Config] = []  # the running session's config, for collection reports
+_KEY = pytest.StashKey[bytes]()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    fd = config.getoption("report_key_fd", None)
+    if fd is not None:  # read it all and close it before any learner process starts
+        with os.fdopen(fd, "rb") as pipe:
+            config.stash[_KEY] = bytes.fromhex(pipe.read(200).decode())
     config.stash[_RESULTS] = {
         "tests": [],
         "collected": 0,
@@ -47,8 +63,14 @@ def _write(config: pytest.Config) -> None:
     """Write the results so far, atomically: a reader sees the old file or the new one."""
     path = config.getoption("report_json", None)
     if path:
+        data = dict(config.stash[_RESULTS])
+        key = config.stash.get(_KEY, None)
+        if key is not None:
+            from workshop.runner import sign
+
+            data["signature"] = sign(data, key)
         tmp = Path(path + ".tmp")
-        tmp.write_text(json.dumps(config.stash[_RESULTS], indent=1))
+        tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(path)
 
 
@@ -56,14 +78,18 @@ def _message(call: pytest.CallInfo) -> str:
     if call.excinfo is None:
         return ""
     error = call.excinfo.value
-    if isinstance(error, AssertionError) and type(error).__name__ == "TeachingFailure":
+    if isinstance(error, AssertionError) and any(
+        cls.__name__ == "TeachingFailure" for cls in type(error).__mro__
+    ):
         return str(error)
     if call.excinfo.typename == "Failed":  # pytest.fail(...)
         text = str(error)
         if text.startswith("Timeout"):
             return f"the test did not finish within its time limit ({text})"
         return text
-    return f"{call.excinfo.typename}: {error}"
+    report = getattr(error, "report", None)  # a LearnerError: with the learner's traceback
+    text = report() if type(error).__module__ == "learner" and callable(report) else str(error)
+    return f"{call.excinfo.typename}: {text}"
 
 
 def _status(report: pytest.TestReport, message: str) -> str:
@@ -92,8 +118,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "name": item.name,
             "file": Path(str(item.path)).name,
             "status": _status(report, message),
-            "message": message,
-            "output": "\n".join(text for name, text in report.sections if name == "server output"),
+            "message": plain(message),
+            "output": plain(
+                "\n".join(text for name, text in report.sections if name == "server output")
+            ),
             "duration": round(call.duration, 3),
         }
     )
@@ -104,7 +132,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed and _CONFIG:
         _CONFIG[0].stash[_RESULTS]["errors"].append(
-            {"where": report.nodeid, "message": str(report.longrepr)[-3000:]}
+            {"where": report.nodeid, "message": plain(str(report.longrepr)[-3000:])}
         )
 
 

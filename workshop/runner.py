@@ -1,14 +1,23 @@
 """Run one stage's tests in a pytest process of its own, bounded in time, and read the result.
 
 One process per stage means two `sketch` packages never meet in one interpreter, and a
-learner's server that hangs or crashes costs that stage only.
+learner's server that hangs or crashes costs that stage only. That process is the judge: it
+never imports learner code (workshop/harness.py). With `sandbox=True` it runs inside the
+bubblewrap sandbox of workshop/sandbox.py, and so does every learner process it starts.
+
+Its report is signed: the runner hands the judge a fresh key through a pipe, the judge
+signs the report with it (workshop/report.py), and a report whose signature does not
+match, or a judge killed by a signal it was not sent, marks the run as tampered with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import manifest, untrusted
+from workshop import manifest, sandbox, untrusted
 from workshop.manifest import Stage
+from workshop.plain import plain
 
 STAGE_TIMEOUT = 90.0  # seconds for one stage's whole run
 # A TODO's stub, raised: "NotImplementedError: 04_routing: sketch/router.py: UrlDispatcher.resolve:
@@ -71,7 +81,8 @@ class StageRun:
     stopped_early: bool = False  # -x: stopped at the first failure
     collected: list[dict] = field(default_factory=list)  # every test found: nodeid, name, file
     finished: bool = False  # the report says pytest reached the end of its session
-    report_problem: str = ""  # why the report could not be read, when it could not
+    sandboxed: bool = False  # the judge and the learner's processes ran in the sandbox
+    report_problem: str = ""  # why the report cannot be trusted (tampered, unreadable)
 
     def count(self, *statuses: str) -> int:
         return sum(t.status in statuses for t in self.tests)
@@ -81,6 +92,7 @@ class StageRun:
         """Every test ran and passed (skips aside)."""
         return (
             not self.timed_out
+            and not self.report_problem
             and not self.collection_errors
             and self.exit_code == 0
             and bool(self.tests)
@@ -126,22 +138,30 @@ def run_stage(
     verbose: bool = False,
     pytest_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    sandboxed: bool = False,
 ) -> StageRun:
     """Run STAGE's tests against the sketch/ in SKETCH_DIR (default: the learner's folder).
 
     TESTS_DIR defaults to the stage's own tests; ROOT is the checkout whose pytest
-    configuration and `workshop` package are used (a trusted one, when grading).
+    configuration and `workshop` package are used (a trusted one, when grading). SANDBOXED
+    runs the judge and every learner process in bubblewrap (workshop/sandbox.py).
     """
     sketch_dir = Path(sketch_dir or stage.step_dir()).resolve()
     tests_dir = Path(tests_dir or stage.tests_dir(root)).resolve()
-    run = StageRun(stage, sketch_dir)
+    run = StageRun(stage, sketch_dir, sandboxed=sandboxed)
+    key = secrets.token_bytes(32)
+    key_r, key_w = os.pipe()
+    os.write(key_w, key.hex().encode())
+    os.close(key_w)
     with tempfile.TemporaryDirectory(prefix="workshop-") as tmp:
         report = Path(tmp, "report.json")
         command = [
             sys.executable, "-m", "pytest", str(tests_dir),
             "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
             "-p", "workshop.report", "--report-json", str(report),
+            "--report-key-fd", str(key_r),
             "--sketch-dir", str(sketch_dir),
+            *(["--sandbox"] if sandboxed else []),
             "-p", "no:cacheprovider",
             # Plugins no stage test uses; hypothesis's alone costs ~0.6 s of imports a run.
             "-p", "no:hypothesispytest", "-p", "no:anyio",
@@ -154,16 +174,25 @@ def run_stage(
         process_env["PYTHONPATH"] = os.pathsep.join(
             [str(root), *filter(None, [process_env.get("PYTHONPATH")])]
         )
+        if sandboxed:
+            command = sandbox.judge_command(command, writable=[Path(tmp)])
+            judge_tmp = Path(tmp, "tmp")
+            judge_tmp.mkdir()
+            process_env["TMPDIR"] = str(judge_tmp)
         started = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            cwd=root,
-            env=process_env,
-            stdin=subprocess.DEVNULL,
-            stdout=None if verbose else subprocess.PIPE,
-            stderr=None if verbose else subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                command,
+                cwd=root,
+                env=process_env,
+                stdin=subprocess.DEVNULL,
+                stdout=None if verbose else subprocess.PIPE,
+                stderr=None if verbose else subprocess.STDOUT,
+                pass_fds=(key_r,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(key_r)
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -177,12 +206,17 @@ def run_stage(
             raise
         run.duration = time.monotonic() - started
         run.exit_code = proc.returncode
-        run.output = (out or b"").decode("utf-8", "replace")[-20000:]
+        run.output = plain((out or b"").decode("utf-8", "replace")[-20000:])
+        if proc.returncode is not None and proc.returncode < 0 and not run.timed_out:
+            run.report_problem = (
+                f"tampered with: the judge (pytest) was killed by signal {-proc.returncode}, "
+                "which the workshop never sends it: its report is not trusted"
+            )
         if report.exists():
             try:
-                data = read_report(report)
+                data = read_report(report, key)
             except ValueError as error:
-                run.report_problem = f"the test run's report could not be read: {error}"
+                run.report_problem = run.report_problem or str(error)
             else:
                 run.tests = [TestResult(**_known(t)) for t in data["tests"]]
                 run.collection_errors = data["errors"]
@@ -220,17 +254,33 @@ def run_stage(
 STATUSES = ("pass", "fail", "error", "timeout", "skip")
 
 
-def read_report(path: Path) -> dict:
-    """The report workshop.report writes, checked field by field: ValueError if it is not one.
+def read_report(path: Path, key: bytes) -> dict:
+    """The judge's report, signed with KEY and checked field by field.
 
-    The learner's code runs beside the report, so its shape is never taken on trust.
+    ValueError says why it is not to be trusted: it is not the judge's (its signature does
+    not match: something else wrote it), or it is not a report at all.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+        signature = data.pop("signature")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError(
+            "tampered with: the judge's report is not in its format: something else wrote it"
+        ) from None
+    if not isinstance(signature, str) or not hmac.compare_digest(signature, sign(data, key)):
+        raise ValueError(
+            "tampered with: the judge's report does not carry the judge's signature: "
+            "it was rewritten"
+        )
+    try:
+        return _checked(data)
+    except ValueError as error:
+        raise ValueError(f"the test run's report could not be read: {error}") from None
+
+
+def _checked(data: dict) -> dict:
+    """DATA's fields, each of the type workshop.report writes (defence in depth: a signed
+    report is the judge's own, but a reader never takes a shape on trust)."""
     tests, errors, items = data.get("tests"), data.get("errors", []), data.get("items", [])
     text = ("nodeid", "name", "file", "status")
     if not isinstance(tests, list) or not all(
@@ -259,15 +309,24 @@ def read_report(path: Path) -> dict:
             "finished": finished}  # fmt: skip
 
 
+def sign(data: dict, key: bytes) -> str:
+    """HMAC-SHA256 of DATA's canonical JSON with KEY (the key the runner gave the judge)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key.hex().encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
 def _known(entry: dict) -> dict:
     names = TestResult.__dataclass_fields__
     return {k: v for k, v in entry.items() if k in names}
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    # The learner's servers run in process groups of their own (so a test can signal one):
-    # find them before pytest dies, or they would outlive it.
-    groups = [proc.pid, *_children(proc.pid)]
+    # The learner's servers run in process groups of their own (so a test can signal one),
+    # and, sandboxed, one level further down (the judge's own sandbox, then pytest): find
+    # every descendant before pytest dies, or they would outlive it.
+    groups = [proc.pid]
+    for pid in groups:
+        groups += [child for child in _children(pid) if child not in groups]
     for pid in groups:
         try:
             os.killpg(pid, signal.SIGKILL)

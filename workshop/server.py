@@ -3,6 +3,10 @@
 The server runs in its own process group, so killing the group also kills anything it
 started. Its stdout and stderr are read by a thread into a capped buffer: a server that
 prints megabytes cannot fill the pipe and stall, nor flood the terminal.
+
+It starts as `python -I -c ...` with only the trusted dependencies, the stage's tests/
+folder and the folder holding the learner's `sketch/` on sys.path, the learner's last
+(workshop.sandbox.python_bootstrap), and inside the grading sandbox when there is one.
 """
 
 from __future__ import annotations
@@ -11,16 +15,22 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from workshop import sandbox
+from workshop.plain import plain
+
 SERVING = re.compile(rb"Serving on http://(?P<host>[^:\s]+):(?P<port>\d+)")
 START_TIMEOUT = 5.0  # seconds for `Serving on` to appear
 KEEP = 64 * 1024  # bytes of output kept (the most recent)
 FLOOD = 1024 * 1024  # bytes of output after which the server is stopped as flooding
+RUN_SKETCH = (
+    "import runpy; sys.argv[0] = 'sketch'; "
+    "runpy.run_module('sketch', run_name='__main__', alter_sys=True)"
+)
 
 
 class ServerFailed(Exception):
@@ -70,38 +80,52 @@ class ServerProcess:
         *,
         extra_path: Sequence[Path] = (),
         env: dict[str, str] | None = None,
+        confinement: sandbox.Confinement | None = None,
+        rename=lambda text: text,
     ) -> None:
         self.sketch_dir = Path(sketch_dir)
         self.app = app
-        self.command = [sys.executable, "-m", "sketch", "--host", "127.0.0.1", "--port", "0"]
-        self.command += [*args, *([app] if app else [])]
+        self.shown = ["python", "-m", "sketch", "--host", "127.0.0.1", "--port", "0"]
+        self.shown += [*args, *([app] if app else [])]
         self.output = Output()
         self.host = "127.0.0.1"
         self.port = 0
         self.flooded = False
+        self.rename = rename
+        self.confinement = confinement or sandbox.Confinement(False)
+        argv = sandbox.python_bootstrap([*extra_path, self.sketch_dir], RUN_SKETCH)
+        self.command = argv + self.shown[3:]  # subclasses may run another program
         path = os.pathsep.join(str(p) for p in [self.sketch_dir, *extra_path])
+        # For such other programs; `python -I` ignores them.
         self._env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))},
             "PYTHONPATH": path,
             "PYTHONUNBUFFERED": "1",
             "PYTHONIOENCODING": "utf-8",
             **(env or {}),
         }
+        # The folders of files named in ENV (marker files) are the only ones it may write.
+        self._writable = sorted(
+            {Path(v).parent for v in (env or {}).values() if os.path.isabs(v)}, key=str
+        )
+        self._pid_fd: int | None = None
+        self._signal_pid: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
 
     # --- life --------------------------------------------------------------------------
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         """Start the process and wait until it prints `Serving on`, or fail with a reason."""
-        self.proc = subprocess.Popen(
-            self.command,
-            cwd=self.sketch_dir,
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as one
-        )
+        info_r = info_w = None
+        if self.confinement.sandboxed:
+            info_r, info_w = os.pipe()
+        try:
+            self.proc = self.confinement.popen(
+                self.command, self._env, self.sketch_dir, writable=self._writable, info_fd=info_w
+            )
+        finally:
+            if info_w is not None:
+                os.close(info_w)
+        self._pid_fd = info_r
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + timeout
         with self.output.changed:
@@ -123,57 +147,76 @@ class ServerProcess:
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            self.output.feed(chunk)
-            if self.output.total > FLOOD and not self.flooded:
-                self.flooded = True
-                self.kill()
+        read_output(self.proc.stdout.fileno(), self.output, self._flooding)
         with self.output.changed:
             self.output.changed.notify_all()
 
+    def _flooding(self) -> None:
+        self.flooded = True
+        self.kill()
+
     def _why_not_serving(self, timeout: float) -> str:
-        shown = " ".join(self.command[1:])
-        where = f"`{shown}` in {self.sketch_dir}"
+        where = f"`{' '.join(self.shown)}`"
         if self.flooded:
             why = (
                 f"printed more than {FLOOD // 1024} KiB of output, so it was stopped. "
                 "Is something printed in a loop, or for every byte received?"
             )
         elif self.proc is not None and self.proc.returncode is not None:
-            why = f"exited with code {self.proc.returncode} before it printed `Serving on ...`."
+            why = f"exited with code {self.exit_code} before it printed `Serving on ...`."
         else:
             why = (
                 f"did not print `Serving on http://HOST:PORT` within {timeout:g} s. "
                 "It must print that line (flushed) once it accepts connections: "
                 "see sketch/server.py."
             )
-        tail = self.output.last_lines(25) or "(no output)"
+        tail = self.tail(25) or "(no output)"
         return f"The server {where} {why}\nIts last output:\n{_indent(tail)}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and not self.flooded
 
     def send_signal(self, sig: int = signal.SIGINT) -> None:
+        """Signal the server. In the sandbox, its PID 1 (tini) passes the signal on."""
         assert self.proc is not None
-        self.proc.send_signal(sig)
+        if self._pid_fd is not None and self._signal_pid is None:
+            self._signal_pid = sandbox.read_child_pid(self._pid_fd)
+            os.close(self._pid_fd)
+            self._pid_fd = None
+        if self._signal_pid is None:
+            self.proc.send_signal(sig)
+            return
+        try:
+            os.kill(self._signal_pid, sig)
+        except ProcessLookupError:
+            pass
+
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code; a death by signal N is -N, sandboxed or not."""
+        code = self.proc.returncode if self.proc else None
+        if code is not None and self.confinement.sandboxed and code > 128:
+            return -(code - 128)  # tini reports a child killed by signal N as 128 + N
+        return code
 
     def wait(self, timeout: float) -> int | None:
         """The exit code, or None if the process is still running after `timeout` s."""
         assert self.proc is not None
         try:
-            return self.proc.wait(timeout)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        return self.exit_code
+
+    def tail(self, count: int = 20, mark: int = 0) -> str:
+        """The last COUNT lines it printed, as plain text with the learner's file names."""
+        return plain(self.rename(self.output.last_lines(count, mark)))
 
     def kill(self) -> None:
         """Kill the whole process group; safe to call twice."""
+        if self._pid_fd is not None:
+            os.close(self._pid_fd)
+            self._pid_fd = None
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
@@ -196,14 +239,30 @@ class ServerProcess:
         if self.flooded:
             return (
                 f"The server printed more than {FLOOD // 1024} KiB of output and was stopped.\n"
-                f"Its last output:\n{_indent(self.output.last_lines(15))}"
+                f"Its last output:\n{_indent(self.tail(15))}"
             )
         if self.proc is not None and self.proc.poll() is not None:
             return (
-                f"The server exited with code {self.proc.returncode} while it was serving.\n"
-                f"Its last output:\n{_indent(self.output.last_lines(15) or '(none)')}"
+                f"The server exited with code {self.exit_code} while it was serving.\n"
+                f"Its last output:\n{_indent(self.tail(15) or '(none)')}"
             )
         return None
+
+
+def read_output(fd: int, output: Output, on_flood) -> None:
+    """Feed what FD carries into OUTPUT until it ends; call ON_FLOOD once past FLOOD bytes."""
+    flooded = False
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return
+        output.feed(chunk)
+        if output.total > FLOOD and not flooded:
+            flooded = True
+            on_flood()
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -10,8 +10,9 @@ reports it there: the same pass, the same failure message, the same server outpu
 What a test needs to be run this way:
 - it is a coroutine (`async def test_...`) and stands alone: its own connections, its own
   fresh server when it signals one, nothing shared with the tests that run beside it;
-- it asks only for `serve` and `tmp_path`, made here, because pytest sets fixtures up for
-  one test at a time and these tests have started long before their turn.
+- it asks only for `serve`, `tmp_path`, `sketch`, `apps` and `drivers`, made here, because
+  pytest sets fixtures up for one test at a time and these tests have started long before
+  their turn (the object child answers several threads at once).
 Each one keeps its time limit, counted from the moment it starts.
 """
 
@@ -28,7 +29,8 @@ from pathlib import Path
 import pytest
 
 MARKER = "side_by_side"
-FIXTURES = ("serve", "tmp_path")
+FIXTURES = ("serve", "tmp_path", "sketch", "apps", "drivers")
+LEARNER_MODULES = ("sketch", "apps", "drivers")  # handles from the object child
 
 
 def wanted(item: pytest.Item) -> bool:
@@ -63,7 +65,11 @@ class _Run(threading.Thread):
     async def _bounded(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.task = asyncio.current_task()
-        test = asyncio.ensure_future(self.function(**self.kwargs))
+        kwargs = {
+            name: await asyncio.to_thread(value) if isinstance(value, _Later) else value
+            for name, value in self.kwargs.items()
+        }
+        test = asyncio.ensure_future(self.function(**kwargs))
         done, _ = await asyncio.wait({test}, timeout=self.limit)
         if not done:  # like pytest-timeout's message, so reports count it as a timeout
             test.cancel()
@@ -78,12 +84,28 @@ class _Run(threading.Thread):
         self.join(timeout=1.0)
 
 
+class _Later:
+    """A fixture made in the test's own thread when it starts (a module of the object child)."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+    def __call__(self) -> object:
+        return self.make()
+
+
 class SideBySide:
     """The session's side-by-side tests: started together, reported one at a time."""
 
-    def __init__(self, make_serve: Callable, limit_of: Callable[[pytest.Item], float]) -> None:
+    def __init__(
+        self,
+        make_serve: Callable,
+        limit_of: Callable[[pytest.Item], float],
+        learner_module: Callable[[pytest.Config, str], object],
+    ) -> None:
         self.make_serve = make_serve  # item -> (serve function, its fresh servers)
         self.limit_of = limit_of
+        self.learner_module = learner_module  # (config, name) -> handle to the module
         self.runs: dict[str, _Run] = {}
         self.fresh: list = []
         self._tmp = tempfile.TemporaryDirectory(prefix="sketch-side-by-side-")
@@ -98,10 +120,13 @@ class SideBySide:
                     self.fresh.append(fresh)
                 elif name == "tmp_path":
                     kwargs[name] = Path(tempfile.mkdtemp(dir=self._tmp.name))
+                elif name in LEARNER_MODULES:
+                    config = item.config
+                    kwargs[name] = _Later(lambda c=config, n=name: self.learner_module(c, n))
                 elif name in inspect.signature(item.function).parameters:
                     raise pytest.UsageError(
                         f"{item.nodeid} runs side by side, so it may ask only for "
-                        f"{' and '.join(FIXTURES)}, not for {name!r}"
+                        f"{', '.join(FIXTURES[:-1])} and {FIXTURES[-1]}, not for {name!r}"
                     )
             self.runs[item.nodeid] = _Run(item, kwargs, self.limit_of(item))
         for run in self.runs.values():

@@ -45,6 +45,8 @@ def learner_repo(path: str | None) -> Path:
         "comma-separated (their code counts; the flag says 'cleared')",
         "upstream": "the trusted repository's name (owner/name), recorded in grade.json",
         "upstream_ref": "the trusted ref (tag, branch or commit), recorded in grade.json",
+        "sandbox": "auto (the default: bubblewrap where it works, else 'not sandboxed' in "
+        "every output), require (fail without it) or off",
     }
 )
 def grade(
@@ -61,6 +63,7 @@ def grade(
     clear="",
     upstream=None,
     upstream_ref=None,
+    sandbox="auto",
 ):
     """Grade every stage: points x share of tests passed; JSON, JUnit, Classroom outputs."""
     out_console = console()
@@ -96,9 +99,12 @@ def grade(
                     upstream={"repository": upstream, "ref": upstream_ref}
                     if upstream or upstream_ref
                     else None,
+                    sandbox=sandbox,
                 )
         except KeyError as error:
             raise Exit(str(error.args[0]), code=2) from None
+        except grading.SandboxUnavailable as error:
+            raise Exit(f"--sandbox require: {error}", code=2) from None
         except grading.TrustedChanged as error:
             out_console.print(f"[bad]✗ No grade:[/] {esc(error)}")
             failed = error
@@ -149,6 +155,8 @@ def show(result: grading.Grade) -> None:
             out.print(f"{stage.id} first failure: {first.name}: {message}"[:400], markup=False)
     for warning in result.warnings:
         out.print(f"[warn]warning:[/] {esc(warning)}")
+    if result.sandboxed:
+        out.print("[dim]Every learner process ran in the bubblewrap sandbox.[/]")
     out.print(
         f"[bold]Score: {result.score:g} / {result.max_score:g} points[/] "
         f"(a stage's points × the share of its tests that pass) in {result.duration:.1f} s."

@@ -3,11 +3,12 @@
 TCP hands the server a stream, cut wherever the network pleases: a URL, a header or a body
 can be split across two `data_received` calls, and httptools then calls `on_url` or `on_body`
 once per piece. These tests cut one request at many places and expect the same result.
+
+The parser runs in the process that imports your code: `drivers.parse(*pieces)` (in
+tests/drivers.py) feeds it there and hands back the RawRequests it made.
 """
 
-import httptools
 import pytest
-from sketch.parser import RawRequest, RequestParser
 
 from workshop.testing import expect, fail
 
@@ -30,22 +31,13 @@ HEADERS = [
 ]
 
 
-def parse(*pieces: bytes) -> list[RawRequest]:
-    """Feed the pieces one after the other; return every request the parser handed on."""
-    requests: list[RawRequest] = []
-    parser = RequestParser(requests.append)
-    for piece in pieces:
-        try:
-            parser.feed(piece)
-        except httptools.HttpParserCallbackError as error:
-            # httptools wraps what a callback raised; show the callback's own error instead.
-            if error.__context__ is not None:
-                raise error.__context__ from None
-            raise
-    return requests
+@pytest.fixture
+def parse(drivers):
+    """`parse(*pieces)`: every RawRequest a new RequestParser hands on, fed those pieces."""
+    return drivers.parse
 
 
-def expect_one(requests: list[RawRequest], sent: bytes | str) -> RawRequest:
+def expect_one(requests: list, sent: bytes | str):
     expect(
         len(requests) == 1,
         f"one request must give exactly one call of on_request, there were {len(requests)}",
@@ -57,7 +49,7 @@ def expect_one(requests: list[RawRequest], sent: bytes | str) -> RawRequest:
     return requests[0]
 
 
-def expect_fields(raw: RawRequest, sent: bytes | str, **expected: object) -> None:
+def expect_fields(raw, sent: bytes | str, **expected: object) -> None:
     """Compare the named fields of RAW, naming the callback that fills each one."""
     fills = {
         "method": "on_message_complete",
@@ -86,7 +78,7 @@ def expect_fields(raw: RawRequest, sent: bytes | str, **expected: object) -> Non
             )
 
 
-def test_a_simple_get_is_parsed():
+def test_a_simple_get_is_parsed(parse):
     data = b"GET /index.html HTTP/1.0\r\nHost: example.com\r\nAccept: */*\r\n\r\n"
     raw = expect_one(parse(data), data)
     expect_fields(
@@ -127,21 +119,21 @@ WHOLE_REQUEST = dict(
 
 
 @pytest.mark.parametrize("cut", split_points().values(), ids=split_points().keys())
-def test_request_split_in_two_is_parsed_once_and_whole(cut):
+def test_request_split_in_two_is_parsed_once_and_whole(parse, cut):
     first, second = REQUEST[:cut], REQUEST[cut:]
     sent = f"{first!r}, then {second!r}"
     raw = expect_one(parse(first, second), sent)
     expect_fields(raw, sent, **WHOLE_REQUEST)
 
 
-def test_request_fed_one_byte_at_a_time_is_parsed_once():
+def test_request_fed_one_byte_at_a_time_is_parsed_once(parse):
     pieces = [REQUEST[i : i + 1] for i in range(len(REQUEST))]
     sent = f"{REQUEST!r}, one byte per feed()"
     raw = expect_one(parse(*pieces), sent)
     expect_fields(raw, sent, **WHOLE_REQUEST)
 
 
-def test_repeated_headers_are_kept_in_order():
+def test_repeated_headers_are_kept_in_order(parse):
     data = (
         b"GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nAccept: */*\r\n"
         b"Cookie: b=2\r\nCookie: c=3\r\n\r\n"
@@ -160,7 +152,7 @@ def test_repeated_headers_are_kept_in_order():
     )
 
 
-def test_chunked_body_is_joined_whole():
+def test_chunked_body_is_joined_whole(parse):
     head = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     chunks = [b"5\r\nhello\r\n", b"1\r\n \r\n", b"6\r\nwor", b"ld!\r\n", b"0\r\n\r\n"]
     sent = f"{head!r}, then the chunks {chunks!r}"
@@ -168,7 +160,7 @@ def test_chunked_body_is_joined_whole():
     expect_fields(raw, sent, target=b"/upload", body=b"hello world!")
 
 
-def test_two_requests_in_one_piece_are_parsed_separately():
+def test_two_requests_in_one_piece_are_parsed_separately(parse):
     first = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
     second = b"GET /b HTTP/1.1\r\nHost: y\r\n\r\n"
     requests = parse(first + second)

@@ -2,11 +2,13 @@
 
 Each test builds a RawRequest by hand (what stage 02's parser hands on) and reads it through
 a Request. Docs: https://yarl.aio-libs.org/ and https://multidict.aio-libs.org/
+
+The objects are made in the process that imports your code; `sketch` is a handle to your
+package there, and what a test reads back (a URL, headers, bytes) comes back as a value.
 """
 
+import pytest
 from multidict import CIMultiDictProxy
-from sketch.parser import RawRequest
-from sketch.request import Request
 from yarl import URL
 
 from workshop.testing import expect, fail
@@ -14,17 +16,25 @@ from workshop.testing import expect, fail
 LOOK = "sketch/request.py: Request"
 
 
-def make_request(
-    target: bytes = b"/",
-    headers: list[tuple[bytes, bytes]] | None = None,
-    body: bytes = b"",
-    method: str = "GET",
-) -> Request:
-    raw = RawRequest(method=method, target=target, version="1.1", headers=headers or [], body=body)
-    return Request(raw)
+@pytest.fixture
+def make_request(sketch):
+    """`make_request(target, headers, body, method)`: a Request over a hand-made RawRequest."""
+
+    def make(
+        target: bytes = b"/",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes = b"",
+        method: str = "GET",
+    ):
+        raw = sketch.parser.RawRequest(
+            method=method, target=target, version="1.1", headers=headers or [], body=body
+        )
+        return sketch.request.Request(raw)
+
+    return make
 
 
-def test_url_is_a_yarl_url_of_the_target():
+def test_url_is_a_yarl_url_of_the_target(make_request):
     request = make_request(b"/search?q=asyncio&page=2")
     url = request.url
     expect(
@@ -44,7 +54,7 @@ def test_url_is_a_yarl_url_of_the_target():
     )
 
 
-def test_a_path_starting_with_two_slashes_stays_a_path():
+def test_a_path_starting_with_two_slashes_stays_a_path(make_request):
     request = make_request(b"//about?x=1")
     got = (request.path, request.query.get("x"))
     expect(
@@ -57,7 +67,7 @@ def test_a_path_starting_with_two_slashes_stays_a_path():
     )
 
 
-def test_path_is_percent_decoded_and_raw_path_is_not():
+def test_path_is_percent_decoded_and_raw_path_is_not(make_request):
     request = make_request(b"/users/J%C3%BCrgen/%7Ehome")
     got = (request.path, request.raw_path)
     expect(
@@ -72,7 +82,7 @@ def test_path_is_percent_decoded_and_raw_path_is_not():
     )
 
 
-def test_query_is_decoded_and_keeps_repeated_keys():
+def test_query_is_decoded_and_keeps_repeated_keys(make_request):
     request = make_request(b"/items?tag=red&tag=blue&q=hello%20world")
     query = request.query
     got = (query.getall("tag", []), query.get("q"))
@@ -86,7 +96,7 @@ def test_query_is_decoded_and_keeps_repeated_keys():
     )
 
 
-def test_headers_are_case_insensitive_and_keep_repeats():
+def test_headers_are_case_insensitive_and_keep_repeats(make_request):
     raw_headers = [
         (b"Content-Type", b"text/plain"),
         (b"X-Tag", b"one"),
@@ -113,7 +123,7 @@ def test_headers_are_case_insensitive_and_keep_repeats():
     )
 
 
-async def test_text_is_the_body_decoded_as_utf8_by_default():
+async def test_text_is_the_body_decoded_as_utf8_by_default(make_request):
     body = "Grüße, 世界".encode()
     request = make_request(headers=[(b"Content-Type", b"text/plain")], body=body)
     raw, text = await request.read(), await request.text()
@@ -128,7 +138,7 @@ async def test_text_is_the_body_decoded_as_utf8_by_default():
     )
 
 
-async def test_text_uses_the_charset_of_the_content_type():
+async def test_text_uses_the_charset_of_the_content_type(make_request):
     body = "café crème".encode("latin-1")
     content_type = b"text/plain; charset=latin-1"
     request = make_request(headers=[(b"Content-Type", content_type)], body=body)
@@ -152,7 +162,7 @@ async def test_text_uses_the_charset_of_the_content_type():
     )
 
 
-async def test_json_parses_the_body():
+async def test_json_parses_the_body(make_request):
     body = '{"name": "Jürgen", "tags": [1, 2]}'.encode()
     request = make_request(
         method="POST", headers=[(b"Content-Type", b"application/json")], body=body

@@ -3,6 +3,9 @@
 Every test reads what `Response.encode()` returns, line by line, the way a client would.
 An HTTP/1.1 response is a status line, header lines, an empty line (each ending in CRLF),
 then exactly Content-Length bytes of body. https://www.rfc-editor.org/rfc/rfc9112#section-2
+
+`Response` and `json_response` are your classes, made and encoded in the process that
+imports your code; the bytes of `encode()` come back here as a value.
 """
 
 import json
@@ -11,9 +14,19 @@ from http import HTTPStatus
 
 import pytest
 from multidict import CIMultiDict
-from sketch.response import Response, json_response
 
 from workshop.testing import expect, fail
+
+
+@pytest.fixture
+def Response(sketch):  # named as the class it stands for
+    return sketch.response.Response
+
+
+@pytest.fixture
+def json_response(sketch):
+    return sketch.response.json_response
+
 
 LOOK = "sketch/response.py: Response.encode"
 
@@ -28,7 +41,7 @@ class Wire:
     raw: bytes
 
 
-def read_wire(response: Response, *, head: bool = False) -> Wire:
+def read_wire(response, *, head: bool = False) -> Wire:
     """Encode RESPONSE and split the bytes; fail at once on broken framing."""
     raw = response.encode(head=head)
     expect(
@@ -63,7 +76,7 @@ def read_wire(response: Response, *, head: bool = False) -> Wire:
 
 
 @pytest.mark.parametrize("status", [200, 201, 301, 404, 500, 503])
-def test_status_line_carries_the_standard_reason_phrase(status):
+def test_status_line_carries_the_standard_reason_phrase(Response, status):
     wire = read_wire(Response(status=status))
     want = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
     expect(
@@ -76,7 +89,7 @@ def test_status_line_carries_the_standard_reason_phrase(status):
     )
 
 
-def test_a_given_reason_replaces_the_standard_phrase():
+def test_a_given_reason_replaces_the_standard_phrase(Response):
     wire = read_wire(Response(status=200, reason="Fine, Thanks"))
     expect(
         wire.status_line == "HTTP/1.1 200 Fine, Thanks",
@@ -91,7 +104,7 @@ TEXTS = {"ascii": "Hello, world!\n", "accents": "Grüße, Jürgen\n", "emoji": "
 
 
 @pytest.mark.parametrize("text", TEXTS.values(), ids=TEXTS.keys())
-def test_content_length_counts_bytes_not_characters(text):
+def test_content_length_counts_bytes_not_characters(Response, text):
     response = Response(text=text)
     wire = read_wire(response)
     size = len(text.encode("utf-8"))
@@ -108,7 +121,7 @@ def test_content_length_counts_bytes_not_characters(text):
 
 
 @pytest.mark.parametrize("content_type", [None, "text/html", "text/csv"])
-def test_text_types_say_their_charset(content_type):
+def test_text_types_say_their_charset(Response, content_type):
     response = Response(text="<p>hi</p>", content_type=content_type)
     wire = read_wire(response)
     want = f"{content_type or 'text/plain'}; charset=utf-8"
@@ -122,7 +135,7 @@ def test_text_types_say_their_charset(content_type):
     )
 
 
-def test_an_empty_response_says_content_length_0():
+def test_an_empty_response_says_content_length_0(Response):
     wire = read_wire(Response(status=200))
     expect(
         wire.headers.get("Content-Length") == "0" and wire.body == b"",
@@ -135,7 +148,7 @@ def test_an_empty_response_says_content_length_0():
 
 
 @pytest.mark.parametrize("status", [100, 101, 204, 304])
-def test_no_body_and_no_content_length_for_1xx_204_and_304(status):
+def test_no_body_and_no_content_length_for_1xx_204_and_304(Response, status):
     wire = read_wire(Response(b"ignored", status=status))
     expect(
         "Content-Length" not in wire.headers and wire.body == b"",
@@ -148,7 +161,7 @@ def test_no_body_and_no_content_length_for_1xx_204_and_304(status):
     )
 
 
-def test_head_encoding_keeps_the_headers_and_drops_the_body():
+def test_head_encoding_keeps_the_headers_and_drops_the_body(Response):
     wire = read_wire(Response(text="Hello, Jürgen!\n"), head=True)
     expect(
         wire.headers.get("Content-Length") == "16" and wire.body == b"",
@@ -161,7 +174,7 @@ def test_head_encoding_keeps_the_headers_and_drops_the_body():
     )
 
 
-def test_every_header_is_sent_repeats_included():
+def test_every_header_is_sent_repeats_included(Response):
     response = Response(text="hi", headers={"X-Powered-By": "sketch"})
     response.headers.add("Set-Cookie", "a=1")
     response.headers.add("Set-Cookie", "b=2")
@@ -177,7 +190,7 @@ def test_every_header_is_sent_repeats_included():
     )
 
 
-def test_json_response_sends_json_in_utf8():
+def test_json_response_sends_json_in_utf8(json_response):
     data = {"name": "Jürgen", "tags": [1, 2], "ok": True}
     wire = read_wire(json_response(data, status=201))
     try:
@@ -206,7 +219,7 @@ INJECTIONS = {
 
 
 @pytest.mark.parametrize("value", INJECTIONS.values(), ids=INJECTIONS.keys())
-def test_a_header_value_with_cr_or_lf_is_refused(value):
+def test_a_header_value_with_cr_or_lf_is_refused(Response, value):
     response = Response(text="hi", headers={"Location": value})
     try:
         raw = response.encode()

@@ -1,4 +1,5 @@
-"""Applications the stage 04 tests serve: `python -m sketch --port 0 apps:routing_app`."""
+"""Applications the stage 04 tests serve (`python -m sketch --port 0 apps:routing_app`), and
+the handlers its object-level tests route to."""
 
 from sketch import Application, Request, Response
 
@@ -30,3 +31,23 @@ def routing_app() -> Application:
     app.router.add_get("/broken", returns_a_string)
     app.router.add_get("/state", state)
     return app
+
+
+# Handlers the object-level tests (test_dispatcher.py) route to, in the same process as your
+# code; the tests reach them through the `apps` fixture.
+
+
+async def index(request: Request) -> Response:
+    return Response(text="index")
+
+
+async def about(request: Request) -> Response:
+    return Response(text="about")
+
+
+async def submit(request: Request) -> Response:
+    return Response(text="submitted")
+
+
+async def returns_none(request: Request) -> Response:
+    return None  # type: ignore[return-value]

@@ -2,13 +2,12 @@
 
 `UrlDispatcher.resolve(method, path)` gives back a handler and the path's parameters (none
 yet: that is stage 05). `Application.handle(request)` resolves, calls, and checks.
+
+Your Application lives in the process that imports your code (`sketch` is a handle to your
+package there); the handlers it routes to are in tests/apps.py, imported there too.
 """
 
 import pytest
-from sketch.app import Application
-from sketch.parser import RawRequest
-from sketch.request import Request
-from sketch.response import Response
 
 from workshop.testing import expect, fail
 
@@ -16,36 +15,26 @@ LOOK_RESOLVE = "sketch/router.py: UrlDispatcher.resolve"
 LOOK_HANDLE = "sketch/app.py: Application.handle"
 
 
-async def index(request: Request) -> Response:
-    return Response(text="index")
-
-
-async def about(request: Request) -> Response:
-    return Response(text="about")
-
-
-async def submit(request: Request) -> Response:
-    return Response(text="submitted")
-
-
-def make_request(app: Application, method: str, target: bytes) -> Request:
-    return Request(RawRequest(method, target, "1.1", [(b"Host", b"x")], b""), app)
+def make_request(sketch, app, method: str, target: bytes):
+    raw = sketch.parser.RawRequest(method, target, "1.1", [(b"Host", b"x")], b"")
+    return sketch.request.Request(raw, app)
 
 
 @pytest.fixture
-def app() -> Application:
-    app = Application()
-    app.router.add_get("/", index)
-    app.router.add_get("/about", about)
-    app.router.add_post("/about", submit)
+def app(sketch, apps):
+    app = sketch.app.Application()
+    app.router.add_get("/", apps.index)
+    app.router.add_get("/about", apps.about)
+    app.router.add_post("/about", apps.submit)
     return app
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "handler"),
-    [("GET", "/", index), ("GET", "/about", about), ("POST", "/about", submit)],
+    ("method", "path", "name"),
+    [("GET", "/", "index"), ("GET", "/about", "about"), ("POST", "/about", "submit")],
 )
-def test_resolve_gives_the_handler_added_for_method_and_path(app, method, path, handler):
+def test_resolve_gives_the_handler_added_for_method_and_path(app, apps, method, path, name):
+    handler = getattr(apps, name)
     found, match_info = app.router.resolve(method, path)
     expect(
         found is handler and match_info == {},
@@ -58,10 +47,10 @@ def test_resolve_gives_the_handler_added_for_method_and_path(app, method, path, 
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", "/about")])
-def test_resolve_gives_a_404_handler_when_nothing_matches(app, method, path):
+def test_resolve_gives_a_404_handler_when_nothing_matches(app, apps, method, path):
     found, _ = app.router.resolve(method, path)
     expect(
-        found not in (index, about, submit),
+        all(found is not handler for handler in (apps.index, apps.about, apps.submit)),
         f"resolve({method!r}, {path!r}) matches no route: it must give the not_found handler",
         expected="sketch.router.not_found",
         got=getattr(found, "__name__", found),
@@ -69,10 +58,10 @@ def test_resolve_gives_a_404_handler_when_nothing_matches(app, method, path):
     )
 
 
-async def test_handle_calls_the_handler_and_returns_its_response(app):
-    response = await app.handle(make_request(app, "GET", b"/about?page=2"))
+async def test_handle_calls_the_handler_and_returns_its_response(app, sketch):
+    response = await app.handle(make_request(sketch, app, "GET", b"/about?page=2"))
     expect(
-        isinstance(response, Response) and response.body == b"about",
+        isinstance(response, sketch.response.Response) and response.body == b"about",
         "app.handle(GET /about?page=2) must route on the path and return the handler's Response",
         expected="Response with body b'about'",
         got=repr(response),
@@ -80,15 +69,11 @@ async def test_handle_calls_the_handler_and_returns_its_response(app):
     )
 
 
-async def test_handle_refuses_a_handler_result_that_is_not_a_response():
-    app = Application()
-
-    async def returns_none(request: Request) -> Response:
-        return None  # type: ignore[return-value]
-
-    app.router.add_get("/none", returns_none)
+async def test_handle_refuses_a_handler_result_that_is_not_a_response(sketch, apps):
+    app = sketch.app.Application()
+    app.router.add_get("/none", apps.returns_none)
     try:
-        result = await app.handle(make_request(app, "GET", b"/none"))
+        result = await app.handle(make_request(sketch, app, "GET", b"/none"))
     except TypeError as error:
         expect(
             "returns_none" in str(error),

@@ -1,4 +1,5 @@
-"""Applications the stage 05 tests serve: `python -m sketch --port 0 apps:params_app`."""
+"""Applications the stage 05 tests serve (`python -m sketch --port 0 apps:params_app`), and
+the handlers its object-level tests route to."""
 
 from sketch import Application, Request, Response, json_response
 
@@ -24,3 +25,19 @@ def params_app() -> Application:
     app.router.add_get("/shadow/never", answer("shadow plain"))
     app.router.add_post("/forms/{form}", answer("form"))
     return app
+
+
+# Handlers the object-level tests (test_compile_path.py) route to, in the same process as
+# your code; the tests reach them through the `apps` fixture.
+
+
+async def users(request: Request) -> Response:
+    return Response(text="users")
+
+
+async def me(request: Request) -> Response:
+    return Response(text="me")
+
+
+async def create(request: Request) -> Response:
+    return Response(text="create")

@@ -2,16 +2,14 @@
 
 A route's path is turned into a regex once, when it is added; each request then costs one
 `fullmatch`. These tests call the pieces directly, so a failure points at one function.
+
+They run in the process that imports your code: `router` is a handle to your sketch/router.py
+there, and a compiled pattern stays there too (its matches come back as values).
 """
 
-import re
-
 import pytest
-from sketch.parser import RawRequest
-from sketch.request import Request
-from sketch.response import Response
-from sketch.router import Resource, UrlDispatcher, compile_path
 
+from workshop.remote import type_name
 from workshop.testing import expect
 
 LOOK_COMPILE = "sketch/router.py: compile_path"
@@ -19,8 +17,17 @@ LOOK_MATCH = "sketch/router.py: Resource.match"
 LOOK_RESOLVE = "sketch/router.py: UrlDispatcher.resolve"
 
 
-def test_plain_path_needs_no_regex():
-    pattern = compile_path("/about")
+@pytest.fixture
+def router(sketch):
+    return sketch.router
+
+
+def is_pattern(value) -> bool:
+    return type_name(value) == "re.Pattern"
+
+
+def test_plain_path_needs_no_regex(router):
+    pattern = router.compile_path("/about")
     expect(
         pattern is None,
         "compile_path('/about') must be None: a path without {parameters} compares as a string",
@@ -42,9 +49,9 @@ def test_plain_path_needs_no_regex():
         ("/static/{path:.+}", "/static/css/site.css", {"path": "css/site.css"}),
     ],
 )
-def test_compiled_pattern_matches_and_names_the_parameters(route, path, params):
-    pattern = compile_path(route)
-    found = pattern.fullmatch(path) if isinstance(pattern, re.Pattern) else None
+def test_compiled_pattern_matches_and_names_the_parameters(router, route, path, params):
+    pattern = router.compile_path(route)
+    found = pattern.fullmatch(path) if is_pattern(pattern) else None
     expect(
         found is not None and found.groupdict() == params,
         f"compile_path({route!r}) must give a regex that fullmatches {path!r} "
@@ -67,9 +74,9 @@ def test_compiled_pattern_matches_and_names_the_parameters(route, path, params):
         ("/a+b/{x}", "/aab/y", "the '+' is a literal plus (re.escape)"),
     ],
 )
-def test_compiled_pattern_refuses_other_paths(route, path, why):
-    pattern = compile_path(route)
-    found = pattern.fullmatch(path) if isinstance(pattern, re.Pattern) else "no pattern"
+def test_compiled_pattern_refuses_other_paths(router, route, path, why):
+    pattern = router.compile_path(route)
+    found = pattern.fullmatch(path) if is_pattern(pattern) else "no pattern"
     expect(
         found is None,
         f"compile_path({route!r}) must not match {path!r}: {why}",
@@ -89,8 +96,8 @@ def test_compiled_pattern_refuses_other_paths(route, path, why):
         ("/users/{name}", "/people/users/bob", None),
     ],
 )
-def test_resource_matches_the_whole_path_or_nothing(route, path, want):
-    got = Resource(route).match(path)
+def test_resource_matches_the_whole_path_or_nothing(router, route, path, want):
+    got = router.Resource(route).match(path)
     expect(
         got == want,
         f"Resource({route!r}).match({path!r}) must be {want!r}: the whole path must match",
@@ -100,37 +107,29 @@ def test_resource_matches_the_whole_path_or_nothing(route, path, want):
     )
 
 
-async def users(request: Request) -> Response:
-    return Response(text="users")
-
-
-async def me(request: Request) -> Response:
-    return Response(text="me")
-
-
-async def create(request: Request) -> Response:
-    return Response(text="create")
-
-
-def make_router() -> UrlDispatcher:
-    router = UrlDispatcher()
-    router.add_get("/users/me", me)
-    router.add_get("/users/{name}", users)
-    router.add_post("/users/{name}", create)
-    return router
+def make_router(router, apps):
+    """A UrlDispatcher with /users/me, then /users/{name} for GET and POST."""
+    dispatcher = router.UrlDispatcher()
+    dispatcher.add_get("/users/me", apps.me)
+    dispatcher.add_get("/users/{name}", apps.users)
+    dispatcher.add_post("/users/{name}", apps.create)
+    return dispatcher
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "handler", "params"),
+    ("method", "path", "name", "params"),
     [
-        ("GET", "/users/me", me, {}),
-        ("GET", "/users/ann", users, {"name": "ann"}),
-        ("HEAD", "/users/ann", users, {"name": "ann"}),
-        ("POST", "/users/me", create, {"name": "me"}),
+        ("GET", "/users/me", "me", {}),
+        ("GET", "/users/ann", "users", {"name": "ann"}),
+        ("HEAD", "/users/ann", "users", {"name": "ann"}),
+        ("POST", "/users/me", "create", {"name": "me"}),
     ],
 )
-def test_resolve_gives_the_first_route_that_takes_method_and_path(method, path, handler, params):
-    found, match_info = make_router().resolve(method, path)
+def test_resolve_gives_the_first_route_that_takes_method_and_path(
+    router, apps, method, path, name, params
+):
+    handler = getattr(apps, name)
+    found, match_info = make_router(router, apps).resolve(method, path)
     expect(
         found is handler and match_info == params,
         f"resolve({method!r}, {path!r}): the first resource, in the order added, whose path "
@@ -141,10 +140,10 @@ def test_resolve_gives_the_first_route_that_takes_method_and_path(method, path, 
     )
 
 
-async def test_resolve_gives_a_405_handler_naming_the_allowed_methods():
-    handler, _ = make_router().resolve("DELETE", "/users/ann")
-    raw = RawRequest("DELETE", b"/users/ann", "1.1", [(b"Host", b"x")], b"")
-    response = await handler(Request(raw))
+async def test_resolve_gives_a_405_handler_naming_the_allowed_methods(router, apps, sketch):
+    handler, _ = make_router(router, apps).resolve("DELETE", "/users/ann")
+    raw = sketch.parser.RawRequest("DELETE", b"/users/ann", "1.1", [(b"Host", b"x")], b"")
+    response = await handler(sketch.request.Request(raw))
     allow = response.headers.get("Allow", "")
     listed = {m.strip() for m in allow.split(",") if m.strip()}
     expect(

@@ -1,4 +1,5 @@
-"""Applications the stage 06 tests serve: `python -m sketch --port 0 apps:middleware_app`.
+"""Applications the stage 06 tests serve: `python -m sketch --port 0 apps:middleware_app`
+(and, at the end, what the object-level tests hand to your Application).
 
 Every request passes through five middlewares, in this order: first, gate, second, third,
 guard.
@@ -91,3 +92,24 @@ def middleware_app() -> Application:
     app.router.add_get("/private/secret", private)
     app.router.add_get("/stats/private-calls", private_calls)
     return app
+
+
+# For the object-level tests (test_chain.py), in the same process as your code.
+
+
+async def hello(request: Request) -> Response:
+    return Response(text="hello")
+
+
+class Trail:
+    """Middlewares that note their name in `seen` as a request passes through them."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def middleware(self, name: str):
+        async def middleware(request: Request, handler: Handler) -> Response:
+            self.seen.append(name)
+            return await handler(request)
+
+        return middleware

@@ -2,7 +2,8 @@
 
 Every hook appends one line to the file named by the MARKER environment variable, so a test
 can read, after the fact, which hooks ran and in which order. Hooks also print a line: the
-server's output shows whether they ran before or after `Serving on ...`.
+server's output shows whether they ran before or after `Serving on ...`. At the end: the
+hooks the object-level tests (test_hooks.py) hand to your Application.
 """
 
 import asyncio
@@ -69,3 +70,31 @@ def failing_app() -> Application:
     app.on_startup.append(unreachable_database)
     app.router.add_get("/state", state)
     return app
+
+
+# For the object-level tests (test_hooks.py), in the same process as your code.
+
+
+class HookCalls:
+    """Hooks that record (name, the app they were given) in `calls` when they run."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def hook(self, name: str):
+        async def hook(app: Application) -> None:
+            await asyncio.sleep(0)  # a hook is a coroutine: it only runs if it is awaited
+            self.calls.append((name, app))
+
+        return hook
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+class NoDatabase(Exception):
+    """The error our broken hook raises (its own class, so nothing else is mistaken for it)."""
+
+
+async def broken(app: Application) -> None:
+    raise NoDatabase("no database")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.server import ServerFailed, ServerProcess
+from workshop.server import ServerFailed
 from workshop.testing import expect, get, request
 
 LOOK_RUNNER = "sketch/runner.py: serve"
@@ -112,17 +112,9 @@ async def test_a_signal_runs_shutdown_then_cleanup_hooks_and_exits_0(serve, tmp_
     )
 
 
-def test_a_failing_startup_hook_stops_the_server_with_a_clear_message(pytestconfig, tmp_path):
-    from workshop.harness import STAGE
-
-    stage = pytestconfig.stash[STAGE]
+def test_a_failing_startup_hook_stops_the_server_with_a_clear_message(make_server, tmp_path):
     marker = tmp_path / "marker"
-    server = ServerProcess(
-        stage.sketch_dir,
-        "apps:failing_app",
-        extra_path=[stage.tests_dir],
-        env={"MARKER": str(marker)},
-    )
+    server = make_server("apps:failing_app", env={"MARKER": str(marker)})
     try:
         server.start(timeout=EXIT_WAIT)
     except ServerFailed:
@@ -132,7 +124,7 @@ def test_a_failing_startup_hook_stops_the_server_with_a_clear_message(pytestconf
     finally:
         server.kill()
     output = server.output.since(0)
-    code = server.proc.returncode if server.proc else None
+    code = server.exit_code
     expect(
         not started,
         "a startup hook that raises means the app is not ready: the server must not serve",

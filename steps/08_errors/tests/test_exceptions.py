@@ -2,18 +2,13 @@
 
 `raise HTTPNotFound()` must work like any `raise`, and what is caught must be a Response the
 server can send as it is: a status, a reason, headers and a body.
+
+The exceptions are raised and caught in the process that imports your code, by
+`caught(cls, *args, **kwargs)` in tests/drivers.py; `web` is a handle to your
+sketch/exceptions.py there, and what was caught comes back as a handle too.
 """
 
 import pytest
-from sketch.exceptions import (
-    HTTPBadRequest,
-    HTTPException,
-    HTTPFound,
-    HTTPInternalServerError,
-    HTTPMethodNotAllowed,
-    HTTPNotFound,
-)
-from sketch.response import Response
 
 from workshop.testing import expect
 
@@ -21,49 +16,52 @@ LOOK_INIT = "sketch/exceptions.py: HTTPException.__init__"
 LOOK_REDIRECT = "sketch/exceptions.py: HTTPRedirection.__init__"
 
 
-def caught(make):
-    """Raise what MAKE() builds and return what `except Exception` catches."""
-    try:
-        raise make()
-    except Exception as error:
-        return error
+@pytest.fixture
+def web(sketch):
+    return sketch.exceptions
+
+
+@pytest.fixture
+def caught(drivers):
+    """`caught(cls, *args, **kwargs)`: what `except Exception` catches of `raise cls(...)`."""
+    return drivers.caught
 
 
 @pytest.mark.parametrize(
-    "cls, status, reason",
+    "name, status, reason",
     [
-        (HTTPBadRequest, 400, "Bad Request"),
-        (HTTPNotFound, 404, "Not Found"),
-        (HTTPInternalServerError, 500, "Internal Server Error"),
+        ("HTTPBadRequest", 400, "Bad Request"),
+        ("HTTPNotFound", 404, "Not Found"),
+        ("HTTPInternalServerError", 500, "Internal Server Error"),
     ],
 )
-def test_an_http_exception_is_a_response_with_its_class_status(cls, status, reason):
+def test_an_http_exception_is_a_response_with_its_class_status(
+    web, sketch, caught, name, status, reason
+):
+    cls = getattr(web, name)
     error = caught(cls)
     expect(
-        isinstance(error, cls) and isinstance(error, Response),
-        f"`raise {cls.__name__}()` must raise it, and what is caught is also a Response",
-        sent=f"raise {cls.__name__}()",
-        expected=f"a {cls.__name__}, which is both an Exception and a Response",
+        isinstance(error, cls) and isinstance(error, sketch.response.Response),
+        f"`raise {name}()` must raise it, and what is caught is also a Response",
+        sent=f"raise {name}()",
+        expected=f"a {name}, which is both an Exception and a Response",
         got=repr(error),
         look=LOOK_INIT,
     )
     got = f"{error.status} {error.reason}, body {error.body!r}"
     expect(
         error.status == status and error.reason == reason and str(status).encode() in error.body,
-        f"{cls.__name__} takes its status from the class attribute status_code, "
+        f"{name} takes its status from the class attribute status_code, "
         "and has a short default body naming it",
-        sent=f"{cls.__name__}()",
+        sent=f"{name}()",
         expected=f"{status} {reason}, a body that mentions {status}",
         got=got,
         look=LOOK_INIT,
     )
 
 
-def test_a_new_status_is_one_subclass_with_a_class_attribute():
-    class HTTPTeapot(HTTPException):
-        status_code = 418
-
-    error = caught(HTTPTeapot)
+def test_a_new_status_is_one_subclass_with_a_class_attribute(drivers, caught):
+    error = caught(drivers.status_class("HTTPTeapot", 418))
     expect(
         error.status == 418 and error.reason == "I'm a Teapot",
         "the status comes from the class, so a subclass needs nothing but `status_code = 418`",
@@ -74,11 +72,9 @@ def test_a_new_status_is_one_subclass_with_a_class_attribute():
     )
 
 
-def test_a_status_http_does_not_name_still_makes_an_exception():
-    class HTTPSiteFrozen(HTTPException):
-        status_code = 599  # used by some proxies; http.HTTPStatus has no phrase for it
-
-    error = caught(HTTPSiteFrozen)
+def test_a_status_http_does_not_name_still_makes_an_exception(drivers, caught):
+    # 599 is used by some proxies; http.HTTPStatus has no phrase for it.
+    error = caught(drivers.status_class("HTTPSiteFrozen", 599))
     expect(
         error.status == 599 and error.reason == "Unknown" and error.body.startswith(b"599"),
         "a status without a standard phrase gets the reason 'Unknown', never a ValueError",
@@ -89,11 +85,12 @@ def test_a_status_http_does_not_name_still_makes_an_exception():
     )
 
 
-def test_text_reason_and_headers_are_those_given():
+def test_text_reason_and_headers_are_those_given(web, caught):
     error = caught(
-        lambda: HTTPBadRequest(
-            text="name is required\n", reason="Name Missing", headers={"X-Field": "name"}
-        )
+        web.HTTPBadRequest,
+        text="name is required\n",
+        reason="Name Missing",
+        headers={"X-Field": "name"},
     )
     got = f"{error.status} {error.reason}, headers {dict(error.headers)}, body {error.body!r}"
     expect(
@@ -111,23 +108,23 @@ def test_text_reason_and_headers_are_those_given():
     )
 
 
-def test_http_found_sets_location():
-    error = caught(lambda: HTTPFound("/new-home"))
+def test_http_found_sets_location(web, caught):
+    error = caught(web.HTTPFound, "/new-home")
     got = f"{getattr(error, 'status', None)}, headers {dict(getattr(error, 'headers', {}))}"
     expect(
-        isinstance(error, HTTPFound)
+        isinstance(error, web.HTTPFound)
         and error.status == 302
         and error.headers.get("Location") == "/new-home",
         "HTTPFound(location) is a 302 whose Location header says where to go",
         sent="raise HTTPFound('/new-home')",
         expected="302 with `Location: /new-home`",
-        got=got if isinstance(error, HTTPFound) else repr(error),
+        got=got if isinstance(error, web.HTTPFound) else repr(error),
         look=LOOK_REDIRECT,
     )
 
 
-def test_http_found_keeps_other_headers():
-    error = caught(lambda: HTTPFound("/login", headers={"Set-Cookie": "next=/admin"}))
+def test_http_found_keeps_other_headers(web, caught):
+    error = caught(web.HTTPFound, "/login", headers={"Set-Cookie": "next=/admin"})
     headers = dict(getattr(error, "headers", {}))
     expect(
         headers.get("Location") == "/login" and headers.get("Set-Cookie") == "next=/admin",
@@ -139,8 +136,8 @@ def test_http_found_keeps_other_headers():
     )
 
 
-def test_method_not_allowed_carries_allow():
-    error = caught(lambda: HTTPMethodNotAllowed("DELETE", ["GET", "POST", "HEAD"]))
+def test_method_not_allowed_carries_allow(web, caught):
+    error = caught(web.HTTPMethodNotAllowed, "DELETE", ["GET", "POST", "HEAD"])
     headers = dict(getattr(error, "headers", {}))
     expect(
         getattr(error, "status", None) == 405 and headers.get("Allow") == "GET, HEAD, POST",
@@ -152,8 +149,8 @@ def test_method_not_allowed_carries_allow():
     )
 
 
-def test_an_http_exception_encodes_like_any_response():
-    data = caught(HTTPNotFound).encode()
+def test_an_http_exception_encodes_like_any_response(web, caught):
+    data = caught(web.HTTPNotFound).encode()
     head, _, body = data.partition(b"\r\n\r\n")
     expect(
         head.startswith(b"HTTP/1.1 404 Not Found\r\n")

@@ -1,0 +1,30 @@
+"""A pytest plugin for tests/test_judge.py: what the judge process itself held at the end.
+
+Loaded into a stage's judge with `-p tests.judge_probe`; writes its pid and every module of
+its sys.modules that was loaded from a learner's folder to $JUDGE_PROBE (JSON).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def pytest_sessionfinish(session) -> None:
+    out = os.environ.get("JUDGE_PROBE")
+    if not out:
+        return
+    folders = [
+        Path(p).resolve() for p in os.environ.get("JUDGE_LEARNER_DIRS", "").split(os.pathsep) if p
+    ]
+    learner = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if (
+            name == "sketch"
+            or name.startswith("sketch.")
+            or file
+            and any(Path(file).resolve().is_relative_to(f) for f in folders)
+        ):
+            learner.append(name)
+    Path(out).write_text(json.dumps({"pid": os.getpid(), "learner_modules": learner}))

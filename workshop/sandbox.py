@@ -1,0 +1,190 @@
+"""How a learner's process is started: plain, or inside a bubblewrap sandbox when grading.
+
+Two layers, both from Debian's `bubblewrap` (`bwrap`) package:
+
+- the judge (the pytest process of one stage) runs in an outer sandbox with a network
+  namespace of its own, which has nothing but loopback; the whole file system is
+  read-only to it except its report folder, which is also its TMPDIR;
+- every learner process the judge starts (servers, the object child) runs in an inner
+  sandbox that shares that loopback, with its own PID namespace (the judge's processes
+  and their /proc are out of sight), a private /tmp, read-only binds of only what Python
+  needs, the trusted tree and the copy of the learner's `sketch/`, no environment but a
+  few set variables, and limits on memory, CPU time, file size and open files (prlimit:
+  bubblewrap sets none). `tini` is its PID 1 and passes SIGINT and SIGTERM on, which
+  stages 07 and 10 send; the judge signals tini's pid, read from bwrap's `--info-fd`.
+  Killing the process group (bwrap and tini) ends the PID namespace and all in it. (No
+  `--die-with-parent` there: it ties the sandbox to the *thread* that started it, and
+  tests running side by side start shared servers from threads that end before them.)
+
+Without a sandbox (a learner's own `invoke check`, or a machine where user namespaces are
+not allowed) the same commands run plainly, and the grade says "not sandboxed".
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Limits for each learner process in the sandbox.
+MEMORY = 2 * 1024**3  # bytes of address space
+CPU_SECONDS = 120
+FILE_SIZE = 64 * 1024**2  # bytes, the largest file it may write
+OPEN_FILES = 1024
+PATH = "/usr/local/bin:/usr/bin:/bin"
+ETC_FILES = ("/etc/hosts", "/etc/localtime", "/etc/nsswitch.conf")
+SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+
+
+def tools() -> tuple[str, str, str] | None:
+    """The paths of bwrap, tini and prlimit, or None if one is missing."""
+    found = (shutil.which("bwrap"), shutil.which("tini") or shutil.which("tini-static"),
+             shutil.which("prlimit"))  # fmt: skip
+    return found if all(found) else None  # type: ignore[return-value]
+
+
+def python_dirs() -> list[str]:
+    """What the Python running us needs to start: its prefixes and its sys.path folders."""
+    dirs = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent)}
+    dirs |= {p for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()}
+    return sorted(dirs)
+
+
+def python_bootstrap(path: Sequence[Path], call: str) -> list[str]:
+    """`python -I -c ...` that puts PATH after the trusted folders on sys.path, then runs CALL.
+
+    -I ignores PYTHON* variables, the user's site-packages and the current folder, so no
+    learner's sitecustomize.py, usercustomize.py or shadowing module loads before us.
+    """
+    code = (
+        f"import sys; sys.path[:] = [p for p in sys.path if p] + {[str(p) for p in path]!r}; {call}"
+    )
+    return [sys.executable, "-I", "-u", "-X", "utf8", "-c", code]
+
+
+class Confinement:
+    """Starts learner processes, sandboxed or not, always with the same view of Python."""
+
+    def __init__(self, sandboxed: bool, readable: Sequence[Path] = ()) -> None:
+        self.sandboxed = sandboxed
+        self.readable = [str(Path(p)) for p in readable]
+
+    def wrap(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        writable: Sequence[Path] = (),
+        info_fd: int | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
+        """The command and environment that run ARGV as a learner process."""
+        if not self.sandboxed:
+            base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+            return argv, {**base, **env}
+        found = tools()
+        assert found is not None, "sandboxed without bwrap, tini and prlimit"
+        bwrap, tini, prlimit = found
+        command = [
+            prlimit, f"--as={MEMORY}", f"--cpu={CPU_SECONDS}", f"--fsize={FILE_SIZE}",
+            f"--nofile={OPEN_FILES}", "--",
+            bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--as-pid-1", "--clearenv",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        ]  # fmt: skip
+        for folder in SYSTEM_DIRS + ETC_FILES:
+            command += ["--ro-bind-try", folder, folder]
+        for folder in [*python_dirs(), *self.readable]:
+            command += ["--ro-bind", folder, folder]
+        for folder in writable:
+            command += ["--bind", str(folder), str(folder)]
+        variables = {"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **env}
+        for name, value in variables.items():
+            command += ["--setenv", name, value]
+        if info_fd is not None:
+            command += ["--info-fd", str(info_fd)]
+        command += ["--chdir", "/tmp", "--", tini, "-s", "-g", "--", *argv]
+        return command, {"PATH": os.environ.get("PATH", PATH)}
+
+    def popen(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        writable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
+        info_fd: int | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start ARGV as a learner process: its own session and process group (killed as
+        one), no stdin, stdout and stderr together on a pipe."""
+        command, environment = self.wrap(argv, env, writable=writable, info_fd=info_fd)
+        fds = [*pass_fds, *([] if info_fd is None else [info_fd])]
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=fds,
+            start_new_session=True,
+        )
+
+
+def read_child_pid(fd: int, timeout: float = 2.0) -> int | None:
+    """The pid of the sandbox's PID 1 (tini), as bwrap reports it on its --info-fd."""
+    data = b""
+    while b"}" not in data:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        return int(json.loads(data.decode())["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# --- the judge's sandbox ----------------------------------------------------------------
+
+
+def judge_command(argv: list[str], writable: Sequence[Path]) -> list[str]:
+    """ARGV (the judge) in the outer sandbox: loopback only, a read-only file system but for
+    WRITABLE (its report folder, which is also its TMPDIR)."""
+    found = tools()
+    assert found is not None
+    command = [
+        found[0], "--unshare-user", "--unshare-net", "--unshare-ipc", "--die-with-parent",
+        "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc",
+    ]  # fmt: skip
+    for folder in writable:
+        command += ["--bind", str(folder), str(folder)]
+    return [*command, "--", *argv]
+
+
+@functools.cache
+def unavailable() -> str | None:
+    """Why no sandbox can be made here, or None when it can (tried once per process)."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap needs Linux, this is {sys.platform}"
+    if tools() is None:
+        return "bwrap, tini or prlimit is not installed (apt-get install bubblewrap tini)"
+    inner, _ = Confinement(True).wrap([sys.executable, "-I", "-c", "pass"], {})
+    command = judge_command(inner, ())
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not run: {error}"
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return f"bwrap could not make a sandbox here: {why}"
+    return None
