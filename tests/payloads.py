@@ -90,6 +90,7 @@ def _announce():
 
 
 _announce()
+raise SystemExit({FAKE_LINES!r})  # and exit with them as the last words a test shows
 """
     )
 

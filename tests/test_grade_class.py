@@ -17,7 +17,7 @@ from tests import payloads
 from tests.test_fingerprint import HONEST_01, HONEST_02, strip_comments, write_todos
 from tests.test_grading import clone_to, run_invoke
 from tests.test_instructor import commit_all, git, template_copy
-from workshop import classgrade, graderlock, manifest
+from workshop import classgrade, graderlock, manifest, sandbox
 
 STAGES = ("01_echo", "02_parsing")
 # What each student did, and what their row must say: (points, flags).
@@ -35,6 +35,20 @@ KINDS = {
     "misshapes": (0, ["report:01_echo"]),
     "announces": (0, ["commands:01_echo"]),
 }
+SANDBOXED = sandbox.unavailable() is None
+
+
+def expected_row(kind: str) -> tuple[float, list[str]]:
+    """KINDS[kind] as graded here: in the sandbox a forged report never reaches the judge
+    (nothing to flag, nothing gained); without one every graded row says so."""
+    points, flags = KINDS[kind]
+    if SANDBOXED and kind in ("forges", "misshapes"):
+        flags = []
+    if not SANDBOXED and kind != "unfetchable":
+        flags = ["not-sandboxed", *flags]
+    return points, sorted(flags)
+
+
 CLASS = (["partial"] * 3 + ["full"] * 3 + ["solve"] * 2 + ["copied"] * 2 + ["resembles"] * 2
          + ["hangs"] * 2 + ["untouched", "unfetchable", "forges", "misshapes", "announces"]
          + ["solve"])  # fmt: skip
@@ -108,7 +122,7 @@ def test_a_class_of_twenty_repositories_gets_one_right_row_each(trusted, tmp_pat
         name = f"{kind}-{number:02d}"
         url = make_student(kind, base, students / name)
         roster.append(f"sketch,,,{name},,{name},{url},,,")
-        expected[name] = KINDS[kind]
+        expected[name] = expected_row(kind)
     (tmp_path / "grades.csv").write_text("\n".join(roster) + "\n")
 
     out = tmp_path / "marks"

@@ -109,13 +109,15 @@ def test_a_report_rewritten_by_the_learners_code_scores_zero_and_says_why(
     stage = manifest.find("01", learner)
     nodeid = graderlock.expected_tests(stage, learner)[0]
     payloads.plant(stage.step_dir(learner) / "sketch", payloads.forged_report(nodeid, well_formed))
-    done, graded, _ = workflow_grade(learner, "--only 01")
+    # Outside the sandbox the learner's server can find the judge and its report (inside it,
+    # it cannot: tests/test_attacks.py); the report's signature gives the forgery away.
+    done, graded, _ = workflow_grade(learner, "--only 01", "--sandbox off")
     assert done.returncode == 0, done.stdout + done.stderr  # a grade, never a crash
     graded_stage = stage_of(graded, stage.id)
     assert graded_stage["points"] == 0, graded_stage
     assert graded_stage["flags"] == ["report"], graded_stage["note"]
     assert graded_stage["status"] == "error"
-    assert re.search(r"report|exit code|signal", graded_stage["note"]), graded_stage["note"]
+    assert re.search(r"tampered with", graded_stage["note"]), graded_stage["note"]
 
 
 def test_no_dispatch_input_can_repoint_the_trusted_source_and_the_learners_own_is_refused():
@@ -144,9 +146,11 @@ def test_fake_workflow_commands_and_html_from_the_learner_stay_inert(trusted, tm
     stage = manifest.find("01", learner)
     payloads.plant(stage.step_dir(learner) / "sketch", payloads.fake_announcements())
     summary, output = tmp_path / "step-summary.md", tmp_path / "step-output"
+    # Outside the sandbox, where the learner's process can also write into the grader's log.
     done, graded, results = workflow_grade(
         learner,
         "--only 01",
+        "--sandbox off",
         env={
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_OUTPUT": str(output),
@@ -154,7 +158,8 @@ def test_fake_workflow_commands_and_html_from_the_learner_stay_inert(trusted, tm
         },  # fmt: skip
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert graded["score"] == 0 and graded["flags"] == ["commands:01_echo"]
+    assert graded["score"] == 0
+    assert graded["flags"] == ["not-sandboxed", "commands:01_echo"], graded["flags"]
     # The log: every fake line sits where workflow commands are stopped.
     lines = done.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
@@ -224,7 +229,8 @@ def test_a_trusted_checkout_changed_during_grading_fails_the_whole_grade(tmp_pat
         stage.step_dir(learner) / "sketch",
         f"open({str(test_file)!r}, 'a').write('\\ndef test_planted():\\n    pass\\n')\n",
     )
-    done, _, results = workflow_grade(learner, "--only 01")
+    # Only without the sandbox can it write there (the sandbox binds the trusted tree read-only).
+    done, _, results = workflow_grade(learner, "--only 01", "--sandbox off")
     assert done.returncode == 3, done.stdout + done.stderr
     assert "No grade" in done.stdout and test_file.name in done.stdout
     assert "::error title=No grade::" in done.stdout

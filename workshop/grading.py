@@ -251,7 +251,8 @@ def score_stage(
             grade.status = "partial"
     if run.timed_out:
         grade.flags.append("timeout")
-    if any(untrusted.has_commands(text) for text in [run.output, *(t.message for t in tests)]):
+    said = [run.output, *(t.message for t in run.tests), *(t.output for t in run.tests)]
+    if run.learner_commands or any(untrusted.has_commands(text) for text in said):
         grade.flags.append("commands")
     if found is not None and found.kind != "own":
         _judge_copy(grade, found, count_references=count_references, cleared=cleared)

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from workshop import sandbox, wire
-from workshop.plain import plain
 from workshop.server import FLOOD, Output, read_output
 from workshop.testing import TeachingFailure
+from workshop.untrusted import plain
 
 ASKED_DUNDERS = {"__name__", "__qualname__", "__module__", "__doc__", "__file__"}
 CALL_TIMEOUT = 5.0  # seconds one call into the learner's code may take

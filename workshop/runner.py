@@ -29,7 +29,7 @@ from pathlib import Path
 
 from workshop import manifest, sandbox, untrusted
 from workshop.manifest import Stage
-from workshop.plain import plain
+from workshop.untrusted import plain
 
 STAGE_TIMEOUT = 90.0  # seconds for one stage's whole run
 # A TODO's stub, raised: "NotImplementedError: 04_routing: sketch/router.py: UrlDispatcher.resolve:
@@ -81,6 +81,7 @@ class StageRun:
     stopped_early: bool = False  # -x: stopped at the first failure
     collected: list[dict] = field(default_factory=list)  # every test found: nodeid, name, file
     finished: bool = False  # the report says pytest reached the end of its session
+    learner_commands: bool = False  # a learner process printed a workflow command
     sandboxed: bool = False  # the judge and the learner's processes ran in the sandbox
     report_problem: str = ""  # why the report cannot be trusted (tampered, unreadable)
 
@@ -222,6 +223,7 @@ def run_stage(
                 run.collection_errors = data["errors"]
                 run.collected = data["items"]
                 run.finished = data["finished"]
+                run.learner_commands = data["commands"]
                 run.stopped_early = first_failure and len(run.tests) < data["collected"]
     if run.timed_out and run.collected and not first_failure:
         # Every test that had not finished when the stage was stopped timed out with it.
@@ -303,10 +305,11 @@ def _checked(data: dict) -> dict:
     ):
         raise ValueError("its 'items' are not a list of tests")
     collected, finished = data.get("collected", 0), data.get("finished", False)
-    if not isinstance(collected, int) or not isinstance(finished, bool):
-        raise ValueError("its 'collected' or 'finished' has the wrong type")
+    commands = data.get("commands", False)
+    if not isinstance(collected, int) or not all(isinstance(b, bool) for b in (finished, commands)):
+        raise ValueError("its 'collected', 'finished' or 'commands' has the wrong type")
     return {"tests": tests, "errors": errors, "items": items, "collected": collected,
-            "finished": finished}  # fmt: skip
+            "finished": finished, "commands": commands}  # fmt: skip
 
 
 def sign(data: dict, key: bytes) -> str:

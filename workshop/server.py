@@ -20,8 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from workshop import sandbox
-from workshop.plain import plain
+from workshop import sandbox, untrusted
+from workshop.untrusted import plain
 
 SERVING = re.compile(rb"Serving on http://(?P<host>[^:\s]+):(?P<port>\d+)")
 START_TIMEOUT = 5.0  # seconds for `Serving on` to appear
@@ -37,6 +37,12 @@ class ServerFailed(Exception):
     """The server could not be started, or died; the message teaches what happened."""
 
 
+# Set once any learner process of this judge printed a GitHub Actions workflow command
+# (`::notice ...`): the text itself is made inert wherever it is shown, and the report says
+# it happened, so the grade can flag the stage for the instructor (workshop.report).
+COMMANDS_PRINTED = threading.Event()
+
+
 class Output:
     """The tail of a process's output, filled by a reader thread."""
 
@@ -48,6 +54,10 @@ class Output:
 
     def feed(self, chunk: bytes) -> None:
         with self._lock:
+            if not COMMANDS_PRINTED.is_set():
+                seen = bytes(self._tail[-200:]) + chunk  # a line may span two reads
+                if untrusted.has_commands(seen.decode("utf-8", "replace")):
+                    COMMANDS_PRINTED.set()
             self.total += len(chunk)
             self._tail += chunk
             if len(self._tail) > KEEP:

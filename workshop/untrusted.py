@@ -11,9 +11,12 @@ Grading runs the learner's code. Three rules keep it from speaking for the grade
   `::notice title=Autograding complete::Points 100/100` that came from a learner's process
   is printed as text and never becomes an annotation. The token is drawn when grading starts
   and is never in any process's environment.
-* `inert(text)` for text printed by a later step that the grader does not control (GitHub
-  Classroom's reporter prints classroom.json's messages), and `markdown(text)` for the step
-  summary: workflow commands broken, Markdown and HTML escaped.
+* `plain(text)` for everything a learner's process printed or raised, as soon as the judge
+  reads it: the words kept, and nothing a terminal or a CI runner would act on (ANSI escape
+  sequences and other control characters shown as `\\xNN`, workflow commands broken by
+  `inert`); `markdown(text)` for the step summary: Markdown and HTML escaped. Rich markup
+  needs no handling here: the tools print such text with markup off (workshop.console.esc
+  where it sits inside markup).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE_
 _COMMAND_START = re.compile(r"^(\s*)::", re.MULTILINE)
 _LEGACY = "##["
 _COMMAND_LINE = re.compile(r"^\s*::[A-Za-z-]+[^\n]*::", re.MULTILINE)
+_BROKEN_LINE = re.compile(r"^\s*\\::[A-Za-z-]+[^\n]*::", re.MULTILINE)  # after inert()
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # <, > and & become entities
 
 
@@ -56,9 +62,22 @@ def inert(text: str) -> str:
     return _COMMAND_START.sub(r"\1\\::", text).replace(_LEGACY, "#\\#[")
 
 
+def plain(text: str) -> str:
+    """TEXT from a learner's process, inert: no escape sequences, control characters or
+    workflow commands."""
+    text = _ESCAPE.sub("", text.replace("\r\n", "\n"))
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return inert(text)
+
+
 def has_commands(text: str) -> bool:
-    """Whether TEXT holds a line the runner would take as a workflow command."""
-    return bool(_COMMAND_LINE.search(text)) or _LEGACY in text
+    """Whether TEXT holds a line the runner would take as a workflow command, as it was
+    printed or as `inert` left it (a learner's attempt worth a flag for the instructor)."""
+    return (
+        bool(_COMMAND_LINE.search(text) or _BROKEN_LINE.search(text))
+        or _LEGACY in text
+        or "#\\#[" in text
+    )
 
 
 def markdown(text: str, limit: int = 300) -> str:
