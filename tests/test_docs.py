@@ -6,19 +6,18 @@ import pytest
 
 from workshop import manifest
 from workshop.tasks import namespace
+from workshop.todos import stubs
 
 ROOT = manifest.ROOT
 STAGES = manifest.stages()
-EXPECTED = [
-    "01_echo", "02_parsing", "03_responses", "04_routing", "05_params",
-    "06_middleware", "07_lifecycle", "08_errors", "09_keepalive", "10_shutdown",
-]  # fmt: skip
-TODO_RAISE = re.compile(r"NotImplementedError\(\s*['\"](\d\d_\w+): (sketch/[\w/]+\.py): ([\w.]+):")
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def test_the_manifest_lists_the_ten_stages_in_order():
-    assert [s.id for s in STAGES] == EXPECTED
+def test_the_manifest_numbers_its_stages_one_by_one_and_names_every_stage_folder():
+    assert [s.number for s in STAGES] == list(range(1, len(STAGES) + 1))
+    for top in ("steps", "solutions"):
+        folders = sorted(p.name for p in (ROOT / top).iterdir() if p.is_dir())
+        assert folders == [s.id for s in STAGES], f"{top}/ and stages.toml disagree"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
@@ -33,9 +32,9 @@ def todos(stage: manifest.Stage) -> list[tuple[str, str]]:
     """(file, function) of every TODO in the stage's skeleton."""
     found = []
     for path in sorted((stage.step_dir() / "sketch").rglob("*.py")):
-        for match in TODO_RAISE.finditer(path.read_text()):
-            if match[1] == stage.id:
-                found.append((match[2], match[3]))
+        for _, todo in stubs(path.read_text(encoding="utf-8")):
+            if todo.stage_id == stage.id:
+                found.append((todo.file, todo.function))
     return found
 
 

@@ -1,148 +1,411 @@
-"""The snapshot builder: one annotated source, twenty snapshots.
+"""The snapshot builder: one source, a skeleton and a solution for every stage.
 
-The framework is written once, in `source/sketch/`, as ordinary Python. Comment lines that
-start with `#:` say in which stages a block of lines exists:
+`source/sketch/` is the framework as it stands at the end of the last stage: valid Python,
+linted and type-checked like any other code. Comment lines starting with `#:` say how the
+earlier stages differ. They name stages as stages.toml does, without the number (`routing`
+for 04_routing), so inserting a stage rewrites no marker.
 
-    #: file from 04            (first line) the whole file exists from stage 04 on
-    #: from 05                 the lines up to `#: end` exist from stage 05 on
-    #: to 08                   ... exist up to and including stage 08, then go away
-    #: from 05 to 08           ... exist in stages 05 to 08
-    #: todo 04 Match the path  ... exist from stage 04 on, and in stage 04's skeleton are
-                               replaced by `raise NotImplementedError(...)`: the learner's TODO
-    #: end
+Blocks of lines, added in a stage (each end names the stage of the block it closes):
 
-Blocks nest. For every stage NN the builder writes two snapshots:
+    #: file from routing              (first line) the whole file exists from routing on
+    #: from params                    the lines up to `#: end params` exist from params on
+    #: todo params Match the path.    ... and, in params' skeleton, they are the learner's TODO
+    #: end params
 
-    solutions/NN_name/sketch/   the reference at the end of the stage
-    steps/NN_name/sketch/       the same, with stage NN's `todo` blocks stubbed out
+Units (a def, a class or an import, found with the AST) that earlier stages have otherwise;
+the marker sits right above the unit, and no end is needed:
 
-Every generated file is formatted with ruff, and `workshop.lock` records the hash of every
-file shipped under steps/ and solutions/, so `invoke build` can refuse to overwrite a file a
-learner changed, and `invoke update` can tell shipped files from edited ones.
+    #: until errors                   the unit exists only before errors
+    #: from params until errors       ... from params on, and before errors
+    #: variant resolve until errors   this def stands for its sibling `resolve` before errors:
+                                      it takes that name, in its own place, and `resolve` is out
+    #: variant resolve from params until errors
+    #: mistake NAME: resolve in params   a known mistake in `resolve`, for stage params' tests;
+                                      only a build that asks for NAME swaps it in
+
+For every stage the builder writes `solutions/NN_name/sketch/` (the reference at the end of
+the stage) and `steps/NN_name/sketch/` (the same, with the stage's own `todo` blocks stubbed
+out, see workshop/todos.py). Every generated file is formatted with ruff, and `workshop.lock`
+records the hash of every file shipped under steps/ and solutions/.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+import tokenize
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop import manifest
+from workshop.todos import MODULE_LEVEL, Todo
 
 SOURCE = Path("source") / "sketch"
 LOCK = "workshop.lock"
 PACKAGE = "sketch"
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache"}
+IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"}
 
-_MARKER = re.compile(r"^\s*#:\s*(?P<body>.*?)\s*$")
-_RANGE = re.compile(r"^(?:from\s+(?P<lo>\d+))?\s*(?:to\s+(?P<hi>\d+))?$")
-_TODO = re.compile(r"^todo\s+(?P<stage>\d+)\s+(?P<message>\S.*)$")
-_FILE = re.compile(r"^file\s+(?P<range>.*)$")
-_DEF = re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>\w+)")
-_CLASS = re.compile(r"^(?P<indent>\s*)class\s+(?P<name>\w+)")
+_MARKER = re.compile(r"^(?P<indent>\s*)#:\s*(?P<body>.*?)\s*$")
+_NAME = r"[a-z][a-z0-9_]*"
+_FILE = re.compile(rf"^file from (?P<lo>{_NAME})$")
+_FROM = re.compile(rf"^from (?P<lo>{_NAME})$")
+_TODO = re.compile(rf"^todo (?P<lo>{_NAME}) (?P<message>\S.*)$")
+_END = re.compile(rf"^end (?P<stage>{_NAME})$")
+_UNTIL = re.compile(rf"^(?:from (?P<lo>{_NAME}) )?until (?P<hi>{_NAME})$")
+_VARIANT = re.compile(rf"^variant (?P<target>\w+) (?:from (?P<lo>{_NAME}) )?until (?P<hi>{_NAME})$")
+_CONTINUED = re.compile(r"^\s*#:\s\s+(?P<more>\S.*?)\s*$")  # a TODO's message, continued
+_MISTAKE = re.compile(rf"^mistake (?P<name>[\w-]+): (?P<target>\w+) in (?P<lo>{_NAME})$")
 
 
 class MarkerError(ValueError):
-    """A `#:` marker the builder cannot read; the message names the file and line."""
+    """A `#:` marker the builder cannot follow; the message names the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Block:
-    lo: int  # first stage the lines exist in
-    hi: int  # last stage they exist in
-    todo: str | None = None  # the TODO message, for `#: todo` blocks
-    where: str = ""  # "sketch/router.py: UrlDispatcher.resolve", for the stub's message
+    """Lines added in a stage: `#: from` or `#: todo`, up to its `#: end`."""
+
+    opens: int  # line index of the marker
+    closes: int  # line index of its `#: end`
+    lo: int  # the first stage (its index in the manifest) the lines exist in
+    todo: str | None = None  # the TODO's message, for `#: todo` blocks
     indent: str = ""
-
-    def visible(self, stage: int) -> bool:
-        return self.lo <= stage <= self.hi
+    where: str = MODULE_LEVEL  # the function the lines are in, as the snapshot names it
 
 
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
+@dataclass
+class Unit:
+    """A def, class or import with a marker right above it."""
+
+    marker: int  # line index of the marker
+    first: int  # line index of its first line (a decorator, or the def itself)
+    last: int  # line index of its last line
+    lo: int  # the first stage it exists in
+    hi: int  # the first stage it no longer exists in
+    target: str | None = None  # a variant or mistake: the qualname of the unit it stands for
+    mistake: str | None = None  # a mistake: its name
+    own: str = ""  # a variant or mistake: its own name in the source
 
 
-def _qualname(lines: list[str], index: int) -> str:
-    """The function (and class) that line `index` sits in, for a TODO's message."""
-    width = len(_indent(lines[index]))
-    names: list[str] = []
-    for line in reversed(lines[:index]):
-        pattern = _CLASS if names else _DEF
-        found = pattern.match(line)
-        if found and len(found["indent"]) < width:
-            names.insert(0, found["name"])
-            width = len(found["indent"])
-            if pattern is _CLASS or width == 0:
-                break
-    return ".".join(names) or "module level"
+@dataclass
+class Source:
+    """One source file, read once and rendered for any stage."""
+
+    path: str  # relative to source/sketch: "router.py"
+    lines: list[str]
+    lo: int = 0  # the first stage the file exists in (`#: file from`, on the first line)
+    blocks: list[Block] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # qualname -> lines
+    file_marker: bool = False
+    continued: set[int] = field(default_factory=set)  # lines that continue a TODO's message
 
 
-def _parse_range(text: str, where: str) -> tuple[int, int]:
-    found = _RANGE.match(text)
-    if not text or not found:
-        raise MarkerError(f"{where}: expected 'from NN', 'to NN' or 'from NN to MM', got {text!r}")
-    return int(found["lo"] or 0), int(found["hi"] or 999)
+def _stage_index(name: str, order: Sequence[str], where: str) -> int:
+    if name not in order:
+        known = ", ".join(order)
+        raise MarkerError(f"{where}: no stage named {name!r} (stages.toml has: {known})")
+    return order.index(name)
 
 
-def render(text: str, rel_path: str, stage: int, *, skeleton: bool, stage_id: str) -> str | None:
-    """The file as it stands in one stage's snapshot, or None when it does not exist there."""
-    lines = text.splitlines()
-    if lines and (head := _MARKER.match(lines[0])) and (whole := _FILE.match(head["body"])):
-        lo, hi = _parse_range(whole["range"], f"{rel_path}:1")
-        if not lo <= stage <= hi:
-            return None
-        lines[0] = ""  # keep line numbers in messages right
+def _statements(tree: ast.Module) -> Iterable[tuple[ast.stmt, str]]:
+    """Every statement at module or class level, with the qualname of its scope ("" or "C")."""
+    todo: list[tuple[list[ast.stmt], str]] = [(tree.body, "")]
+    while todo:
+        body, scope = todo.pop()
+        for node in body:
+            yield node, scope
+            if isinstance(node, ast.ClassDef):
+                todo.append((node.body, f"{scope}.{node.name}".lstrip(".")))
 
-    out: list[str] = []
-    stack: list[Block] = []
-    for number, line in enumerate(lines, start=1):
+
+def _last_line(node: ast.stmt, lines: list[str]) -> int:
+    """The index of a statement's last line, with the comments that close its body (`#: end`)."""
+    last = node.end_lineno - 1  # type: ignore[operator]
+    indent = len(lines[node.lineno - 1]) - len(lines[node.lineno - 1].lstrip())
+    for index in range(last + 1, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue  # a blank line: the comments after it may still be the body's
+        if not line.lstrip().startswith("#") or len(line) - len(line.lstrip()) <= indent:
+            break
+        last = index
+    return last
+
+
+def _named(node: ast.stmt) -> str | None:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    return None
+
+
+def parse(text: str, path: str, order: Sequence[str]) -> Source:
+    """Read the markers of one source file; ORDER is every stage's name, in order."""
+    lines = text.split("\n")
+    source = Source(path, lines)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as error:
+        raise MarkerError(f"{PACKAGE}/{path}:{error.lineno}: not valid Python: {error.msg}")
+    starts: dict[int, tuple[ast.stmt, str]] = {}  # first line index -> (statement, scope)
+    qualnames: dict[str, ast.stmt] = {}
+    for node, scope in _statements(tree):
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        starts[first] = (node, scope)
+        if name := _named(node):
+            qualnames[f"{scope}.{name}".lstrip(".")] = node
+            source.spans[f"{scope}.{name}".lstrip(".")] = (first, _last_line(node, lines))
+
+    stack: list[tuple[int, str, str | None]] = []  # open blocks: line, stage, TODO message
+    for index, line in enumerate(lines):
         marker = _MARKER.match(line)
-        if not marker:
-            if all(b.visible(stage) for b in stack) and not any(
-                b.todo is not None and skeleton and b.lo == stage for b in stack
-            ):
-                out.append(line)
+        if not marker or index in source.continued:
             continue
-        body, where = marker["body"], f"{PACKAGE}/{rel_path}:{number}"
-        if body == "end":
+        body, where = marker["body"], f"{PACKAGE}/{path}:{index + 1}"
+        if index == 0 and (whole := _FILE.match(body)):
+            source.lo = _stage_index(whole["lo"], order, where)
+            source.file_marker = True
+        elif opened := (_FROM.match(body) or _TODO.match(body)):
+            _stage_index(opened["lo"], order, where)
+            message = opened.groupdict().get("message")
+            following = index + 1
+            while message and (more := _CONTINUED.match(lines[following])):
+                source.continued.add(following)
+                message += " " + more["more"]
+                following += 1
+            stack.append((index, opened["lo"], message))
+        elif end := _END.match(body):
             if not stack:
-                raise MarkerError(f"{where}: '#: end' without an open block")
-            stack.pop()
-            continue
-        if todo := _TODO.match(body):
-            block = Block(
-                lo=int(todo["stage"]),
-                hi=999,
-                todo=todo["message"],
-                where=f"{PACKAGE}/{rel_path}: {_qualname(lines, number - 1)}",
-                indent=_indent(line),
+                raise MarkerError(f"{where}: '#: end {end['stage']}' without an open block")
+            opens, stage, opened = stack.pop()
+            if stage != end["stage"]:
+                raise MarkerError(
+                    f"{where}: '#: end {end['stage']}' closes the block of {stage!r} "
+                    f"opened on line {opens + 1}"
+                )
+            source.blocks.append(
+                Block(
+                    opens=opens,
+                    closes=index,
+                    lo=order.index(stage),
+                    todo=opened,
+                    indent=_MARKER.match(lines[opens])["indent"],  # type: ignore[index]
+                )
             )
-            outer_visible = all(b.visible(stage) for b in stack)
-            if skeleton and block.lo == stage and outer_visible:
-                out.extend(_stub(block, stage_id))
-        elif body.startswith(("from", "to")):
-            block = Block(*_parse_range(body, where))
+        elif unit := (_UNTIL.match(body) or _VARIANT.match(body) or _MISTAKE.match(body)):
+            source.units.append(_unit(unit, index, where, starts, qualnames, lines, order))
         else:
-            raise MarkerError(f"{where}: unknown marker {body!r}")
-        stack.append(block)
+            raise MarkerError(f"{where}: unknown marker {body!r} (docs/DEVELOPING.md)")
     if stack:
-        raise MarkerError(f"{PACKAGE}/{rel_path}: {len(stack)} block(s) not closed by '#: end'")
-    return "\n".join(out).rstrip() + "\n"
+        opens, stage, _ = stack[-1]
+        raise MarkerError(
+            f"{PACKAGE}/{path}:{opens + 1}: the block of {stage!r} is not closed by "
+            f"'#: end {stage}'"
+        )
+    _check_nesting(source)
+    for block in source.blocks:
+        block.where = _function_at(tree, block.opens + 1, source.units, starts)
+    return source
 
 
-def _stub(block: Block, stage_id: str) -> list[str]:
-    message = f"{stage_id}: {block.where}: {block.todo}"
-    return [
-        f"{block.indent}# TODO({stage_id}): {block.todo}",
-        f"{block.indent}raise NotImplementedError({message!r})",
-    ]
+def _unit(
+    marker: re.Match[str],
+    index: int,
+    where: str,
+    starts: dict[int, tuple[ast.stmt, str]],
+    qualnames: dict[str, ast.stmt],
+    lines: list[str],
+    order: Sequence[str],
+) -> Unit:
+    found = starts.get(index + 1)
+    if found is None:
+        raise MarkerError(f"{where}: a unit marker must sit right above a def, class or import")
+    node, scope = found
+    values = marker.groupdict()
+    lo = _stage_index(values["lo"], order, where) if values.get("lo") else 0
+    hi = _stage_index(values["hi"], order, where) if values.get("hi") else lo + 1
+    unit = Unit(index, index + 1, _last_line(node, lines), lo, hi)
+    if lo >= hi:
+        raise MarkerError(f"{where}: the unit exists in no stage ({values['lo']} is not before "
+                          f"{values['hi']})")  # fmt: skip
+    if "target" not in values:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) and _named(node) is None:
+            raise MarkerError(f"{where}: '#: until' goes above a def, class or import")
+        return unit
+    own = _named(node)
+    if own is None:
+        raise MarkerError(f"{where}: a variant or mistake is a def or a class")
+    target = f"{scope}.{values['target']}".lstrip(".")
+    if target not in qualnames or qualnames[target] is node:
+        raise MarkerError(f"{where}: no unit {target!r} beside it to stand for")
+    unit.target, unit.mistake = target, values.get("name")
+    if unit.mistake:
+        unit.hi = lo + 1
+    unit.own = own
+    return unit
+
+
+def _check_nesting(source: Source) -> None:
+    """A block and a unit are apart, or one holds the other whole."""
+    for block in source.blocks:
+        for unit in source.units:
+            apart = block.closes < unit.marker or unit.last < block.opens
+            block_inside = unit.marker < block.opens and block.closes <= unit.last
+            unit_inside = block.opens < unit.marker and unit.last < block.closes
+            if not (apart or block_inside or unit_inside):
+                raise MarkerError(
+                    f"{PACKAGE}/{source.path}:{block.opens + 1}: the block crosses the edge of "
+                    f"the unit marked on line {unit.marker + 1}"
+                )
+
+
+def _function_at(
+    tree: ast.Module, line: int, units: list[Unit], starts: dict[int, tuple[ast.stmt, str]]
+) -> str:
+    """The function LINE sits in, and its class, named as in the snapshot (variants renamed)."""
+    renamed = {u.own: u.target.rsplit(".", 1)[-1] for u in units if u.target}
+    function = cls = None
+    for node in ast.walk(tree):
+        inside = node.lineno <= line <= node.end_lineno if isinstance(node, ast.stmt) else False
+        if not inside:
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if function is None or node.lineno > function.lineno:
+                function = node
+        elif isinstance(node, ast.ClassDef) and (cls is None or node.lineno > cls.lineno):
+            cls = node
+    if function is None:
+        return MODULE_LEVEL
+    names = [function.name]
+    if cls is not None and cls.lineno < function.lineno:
+        names.insert(0, cls.name)
+    return ".".join(renamed.get(name, name) for name in names)
+
+
+def _chosen(source: Source, stage: int, mistake: str | None) -> dict[str, Unit]:
+    """For each unit some variant (or the mistake asked for) stands in for: that one."""
+    chosen: dict[str, Unit] = {}  # target qualname -> the unit standing for it
+    for unit in source.units:
+        if not unit.target or not unit.lo <= stage < unit.hi:
+            continue
+        if unit.mistake and unit.mistake != mistake:
+            continue
+        other = chosen.get(unit.target)
+        if other is not None and not other.mistake and not unit.mistake:
+            raise MarkerError(
+                f"{PACKAGE}/{source.path}:{unit.marker + 1}: two variants of "
+                f"{unit.target} in one stage (the other on line {other.marker + 1})"
+            )
+        if other is None or unit.mistake:
+            chosen[unit.target] = unit
+    return chosen
+
+
+def renames(source: Source, stage: int, mistake: str | None = None) -> dict[str, str]:
+    """The names a stage's snapshot gives the variants in it: {own name: the unit's name}.
+
+    Other files use them too (`from sketch.protocol import OneShotHttpProtocol` in __main__
+    becomes `... import HttpProtocol`), so a variant's own name is unique in the source.
+    """
+    if stage < source.lo:
+        return {}
+    return {u.own: t.rsplit(".", 1)[-1] for t, u in _chosen(source, stage, mistake).items()}
+
+
+def render(
+    source: Source,
+    stage: int,
+    stage_id: str,
+    *,
+    skeleton: bool,
+    mistake: str | None = None,
+    names: dict[str, str] | None = None,
+) -> str | None:
+    """The file as it stands in stage STAGE (its index), or None where it does not exist.
+
+    With SKELETON, the stage's own `todo` blocks become TODO stubs; with MISTAKE, the named
+    mistake stands in for its unit. NAMES renames variants (default: this file's, `renames`).
+    """
+    if stage < source.lo:
+        return None
+    chosen = _chosen(source, stage, mistake)
+    skip: dict[int, int] = {0: 0} if source.file_marker else {}  # first -> last line left out
+    for unit in source.units:
+        present = unit in chosen.values() or (not unit.target and unit.lo <= stage < unit.hi)
+        skip[unit.marker] = unit.marker if present else unit.last
+    for target in chosen:
+        first, last = source.spans[target]
+        skip[next((u.marker for u in source.units if u.first == first), first)] = last
+    if names is None:
+        names = renames(source, stage, mistake)
+
+    opens = {b.opens: b for b in source.blocks}
+    closes = {b.closes for b in source.blocks}
+    out: list[str] = []
+    hidden = 0  # how many open blocks hide their lines
+    stack: list[bool] = []  # for each open block: does it hide its lines?
+    index = 0
+    while index < len(source.lines):
+        line = source.lines[index]
+        if index in source.continued:
+            index += 1
+            continue
+        if index in skip:
+            index = skip[index] + 1
+            if index == 1 and source.file_marker:
+                out.append("")  # line numbers in messages stay right
+            continue
+        if index in opens:
+            block = opens[index]
+            stub = skeleton and block.todo is not None and block.lo == stage
+            if stub and not hidden:
+                todo = Todo(stage_id, f"{PACKAGE}/{source.path}", block.where, block.todo or "")
+                out.extend(todo.stub(block.indent))
+            hides = stub or stage < block.lo
+            stack.append(hides)
+            hidden += hides
+        elif index in closes:
+            hidden -= stack.pop()
+        elif not hidden:
+            out.append(line)
+        index += 1
+    text = "\n".join(out).rstrip() + "\n"
+    return _renamed(text, names) if names else text
+
+
+def _renamed(text: str, names: dict[str, str]) -> str:
+    """TEXT with each name in NAMES (a variant's, where it is defined or used) replaced.
+
+    Only code is touched, not strings or comments; an attribute only as `self.name` (a method
+    calling its variant sibling), so `server.serve_forever()` keeps its name beside a variant
+    of that name.
+    """
+    lines = text.split("\n")
+    tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    found = []
+    for index, token in enumerate(tokens):
+        if token.type != tokenize.NAME or token.string not in names:
+            continue
+        before = tokens[index - 2 : index]
+        attribute = len(before) == 2 and before[1].string == "."
+        if not attribute or before[0].string in ("self", "cls"):
+            found.append(token)
+    for token in reversed(found):  # right to left: earlier columns stay where they are
+        row, column = token.start[0] - 1, token.start[1]
+        line = lines[row]
+        lines[row] = line[:column] + names[token.string] + line[token.end[1] :]
+    return "\n".join(lines)
+
+
+# --- every stage, every file --------------------------------------------------------------
 
 
 def _source_files(root: Path) -> list[Path]:
@@ -150,23 +413,47 @@ def _source_files(root: Path) -> list[Path]:
     return sorted(p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts))
 
 
-def generate(root: Path = manifest.ROOT) -> dict[str, str]:
-    """Every generated file, as {path relative to root: text}, formatted with ruff."""
-    files: dict[str, str] = {}
-    for stage in manifest.stages(root):
-        targets = {"solutions": False, "steps": True}
-        for folder, skeleton in targets.items():
-            for source in _source_files(root):
-                rel = source.relative_to(root / SOURCE).as_posix()
-                text = render(
-                    source.read_text(encoding="utf-8"),
-                    rel,
-                    stage.number,
-                    skeleton=skeleton,
-                    stage_id=stage.id,
+def sources(root: Path = manifest.ROOT) -> list[Source]:
+    """Every source file, parsed."""
+    order = [stage.name for stage in manifest.stages(root)]
+    found: list[Source] = []
+    owners: dict[str, str] = {}  # a variant's own name -> the file it is in
+    for path in _source_files(root):
+        rel = path.relative_to(root / SOURCE).as_posix()
+        source = parse(path.read_text(encoding="utf-8"), rel, order)
+        for unit in source.units:
+            if unit.own and owners.setdefault(unit.own, rel) != rel:
+                raise MarkerError(
+                    f"{PACKAGE}/{rel}:{unit.marker + 1}: {PACKAGE}/{owners[unit.own]} has a "
+                    f"variant named {unit.own!r} too: snapshots rename them by that name"
                 )
+        found.append(source)
+    for source in found:
+        for qualname in source.spans:
+            name = qualname.rsplit(".", 1)[-1]
+            if owners.get(name, source.path) != source.path:
+                raise MarkerError(
+                    f"{PACKAGE}/{owners[name]}: a variant is named {name!r}, as a unit of "
+                    f"{PACKAGE}/{source.path} is: snapshots would rename that one too"
+                )
+    return found
+
+
+def generate(
+    root: Path = manifest.ROOT, only: Sequence[manifest.Stage] | None = None
+) -> dict[str, str]:
+    """Every generated file (of the stages ONLY, default all), as {path from root: text}."""
+    files: dict[str, str] = {}
+    parsed = sources(root)
+    for index, stage in enumerate(manifest.stages(root)):
+        if only is not None and stage not in only:
+            continue
+        names = {own: name for source in parsed for own, name in renames(source, index).items()}
+        for folder, skeleton in (("solutions", False), ("steps", True)):
+            for source in parsed:
+                text = render(source, index, stage.id, skeleton=skeleton, names=names)
                 if text is not None:
-                    files[f"{folder}/{stage.id}/{PACKAGE}/{rel}"] = text
+                    files[f"{folder}/{stage.id}/{PACKAGE}/{source.path}"] = text
     return _formatted(files, root)
 
 

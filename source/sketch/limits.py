@@ -1,4 +1,4 @@
-#: file from 09
+#: file from keepalive
 """What a client may send, and how long it may take: the server's defences.
 
 Every number here bounds memory or time that a client could otherwise make the server

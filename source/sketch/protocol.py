@@ -7,87 +7,101 @@ else's work.
 """
 
 import asyncio
-#: from 04
+
+#: from routing
 import logging
-#: end
-#: from 02 to 02
+
+#: end routing
+#: from parsing until responses
 from http import HTTPStatus
-#: end
-#: from 09
+
+#: from keepalive
 from collections import deque
-#: end
-#: from 04
+
+#: end keepalive
+#: from routing
 from typing import TYPE_CHECKING
-#: end
-#: from 02
+#: end routing
+#: from parsing
 
 import httptools
-#: end
-#: from 09
+#: end parsing
+#: from keepalive
 
 from sketch.httpdate import http_date
 from sketch.limits import Limits, RequestRejected
-#: end
-#: from 02
+
+#: end keepalive
+#: from parsing
 from sketch.parser import RawRequest, RequestParser
-#: end
-#: from 03
+
+#: end parsing
+#: from responses
 from sketch.request import Request
 from sketch.response import Response
-#: end
-#: from 04
+#: end responses
+#: from routing
 
 if TYPE_CHECKING:
     from sketch.app import Application
 
 log = logging.getLogger("sketch")
-#: end
-#: to 01
+#: end routing
 
 
+#: until parsing
 class EchoProtocol(asyncio.Protocol):
     """Sends every byte it receives straight back."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        #: todo 01 Keep the transport on self so data_received can write to it.
+        #: todo echo Keep the transport on self so data_received can write to it.
         self.transport = transport
-        #: end
+        #: end echo
 
     def data_received(self, data: bytes) -> None:
-        #: todo 01 Write the bytes back, unchanged.
+        #: todo echo Write the bytes back, unchanged.
         self.transport.write(data)
-        #: end
-#: end
-#: from 02 to 08
+        #: end echo
 
 
-class HttpProtocol(asyncio.Protocol):
+#: variant HttpProtocol from parsing until keepalive
+class OneShotHttpProtocol(asyncio.Protocol):
     """Reads an HTTP/1.1 request from a connection, answers it, and closes."""
-    #: from 04
+
+    #: from routing
 
     def __init__(self, app: "Application") -> None:
         self.app = app
-    #: end
+
+    #: end routing
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.parser = RequestParser(self.on_request)
-        #: from 03
+        #: from responses
         self.task: asyncio.Task[None] | None = None
-        #: end
+        #: end responses
 
     def data_received(self, data: bytes) -> None:
-        #: todo 02 Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close.
+        #: todo parsing Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and
+        #:     close.
         try:
             self.parser.feed(data)
         except httptools.HttpParserUpgrade:
             pass  # an upgrade we do not speak: the request itself was read and is answered
         except httptools.HttpParserError:
             self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
-        #: end
-    #: from 02 to 02
+        #: end parsing
 
     def on_request(self, raw: RawRequest) -> None:
+        """Run the handler in a task of its own: it may await, data_received may not."""
+        if self.task is not None:
+            return  # we close after one response, so a second request is not answered
+        request = Request(raw, self.app)
+        self.task = asyncio.get_running_loop().create_task(self.respond(request))
+
+    #: variant on_request until responses
+    def on_request_summary(self, raw: RawRequest) -> None:
         """Answer with a plain-text summary of what was parsed, then close."""
         lines = [f"{raw.method} {raw.target.decode('latin-1')} HTTP/{raw.version}"]
         lines += [f"{n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in raw.headers]
@@ -102,35 +116,31 @@ class HttpProtocol(asyncio.Protocol):
         )
         self.transport.close()
 
-    def send_error(self, status: int, body: bytes) -> None:
+    #: variant send_error until responses
+    def send_error_by_hand(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         self.transport.write(
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
             + b"Content-Type: text/plain; charset=utf-8\r\n"
-            + b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n"
             + b"Connection: close\r\n"
-            + b"\r\n" + body
+            + b"\r\n"
+            + body
         )
         self.transport.close()
-    #: end
-    #: from 03
 
-    def on_request(self, raw: RawRequest) -> None:
+    #: variant on_request from responses until routing
+    def on_request_with_demo(self, raw: RawRequest) -> None:
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        #: to 03
         request = Request(raw)
-        #: end
-        #: from 04
-        request = Request(raw, self.app)
-        #: end
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
-        #: to 03
         self.task.add_done_callback(self.respond_done)
-        #: end
-    #: to 03
 
+    #: from responses until routing
     def respond_done(self, task: "asyncio.Task[None]") -> None:
         """If answering failed, print why and hang up: never leave a client waiting."""
         if task.cancelled() or task.exception() is None:
@@ -139,13 +149,10 @@ class HttpProtocol(asyncio.Protocol):
             {"message": "Answering a request failed", "exception": task.exception()}
         )
         self.transport.close()
-    #: end
+
+    #: from responses
 
     async def respond(self, request: Request) -> None:
-        #: to 03
-        response = await demo_handler(request)
-        #: end
-        #: from 04
         try:
             response = await self.app.handle(request)
             data = self.encode(response, request)
@@ -153,14 +160,18 @@ class HttpProtocol(asyncio.Protocol):
             # The last safety net: log why, and tell the client no more than that it failed.
             log.exception("Error handling %s %s", request.method, request.path)
             data = self.encode(Response(text="500: Internal Server Error\n", status=500), request)
-        #: end
-        #: todo 03 Write the response's bytes (headers only for HEAD), then close the connection.
-        #: to 03
-        data = self.encode(response, request)
-        #: end
         self.transport.write(data)
         self.transport.close()
-        #: end
+
+    #: variant respond until routing
+    async def respond_with_demo(self, request: Request) -> None:
+        response = await demo_handler(request)
+        #: todo responses Write the response's bytes (headers only for HEAD), then close the
+        #:     connection.
+        data = self.encode(response, request)
+        self.transport.write(data)
+        self.transport.close()
+        #: end responses
 
     @staticmethod
     def encode(response: Response, request: Request) -> bytes:
@@ -178,11 +189,11 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.task is not None:
             self.task.cancel()  # the client is gone: stop working for it
-    #: end
-#: end
-#: from 03 to 03
+
+    #: end responses
 
 
+#: from responses until routing
 async def demo_handler(request: Request) -> Response:
     """The demo of stage 03: say hello, in plain text or JSON."""
     from sketch.response import json_response
@@ -191,8 +202,9 @@ async def demo_handler(request: Request) -> Response:
         return json_response({"method": request.method, "query": dict(request.query)})
     name = request.query.get("name", "world")
     return Response(text=f"Hello, {name}!\n")
-#: end
-#: from 09
+
+
+#: from parsing
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -203,10 +215,6 @@ class HttpProtocol(asyncio.Protocol):
     pipelined requests get their responses in the order they were sent.
     """
 
-    #: to 09
-    def __init__(self, app: "Application", limits: Limits = Limits()) -> None:
-    #: end
-    #: from 10
     def __init__(
         self,
         app: "Application",
@@ -214,7 +222,19 @@ class HttpProtocol(asyncio.Protocol):
         connections: "set[HttpProtocol] | None" = None,
     ) -> None:
         self.connections = connections if connections is not None else set()
-    #: end
+        self.app = app
+        self.limits = limits
+        self.queue: deque[RawRequest | RequestRejected] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        self.writable.set()
+        self.reading = True
+        self.closing = False  # answer what is queued, then close
+        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time at which the timer closes us
+
+    #: variant __init__ until shutdown
+    def init_untracked(self, app: "Application", limits: Limits = Limits()) -> None:
         self.app = app
         self.limits = limits
         self.queue: deque[RawRequest | RequestRejected] = deque()
@@ -232,10 +252,10 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()
         self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
-        #: from 10
+        #: from shutdown
         self.closed = self.loop.create_future()  # done when the connection is gone
         self.connections.add(self)
-        #: end
+        #: end shutdown
         self.start_timer(self.limits.keepalive_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -272,35 +292,35 @@ class HttpProtocol(asyncio.Protocol):
         self.writable.set()  # release a worker waiting to write, so it can end
         if self.worker is not None:
             self.worker.cancel()  # the client is gone: stop working for it
-        #: from 10
+        #: from shutdown
         self.connections.discard(self)
         if not self.closed.done():
             self.closed.set_result(None)
-        #: end
+        #: end shutdown
 
     # Flow control: asyncio calls these when the transport's write buffer passes its
     # high-water mark and when it drains again.
     def pause_writing(self) -> None:
-        #: todo 09 The client reads slowly: clear self.writable so the worker waits.
+        #: todo keepalive The client reads slowly: clear self.writable so the worker waits.
         self.writable.clear()
-        #: end
+        #: end keepalive
 
     def resume_writing(self) -> None:
-        #: todo 09 The buffer drained: set self.writable.
+        #: todo keepalive The buffer drained: set self.writable.
         self.writable.set()
-        #: end
+        #: end keepalive
 
     # --- requests in, responses out ----------------------------------------------------
 
     def on_request(self, raw: RawRequest) -> None:
         """A whole request was parsed: queue it, and make sure a worker is answering."""
-        #: todo 09 Queue it; pause reading if the queue is full; then self.start_worker().
+        #: todo keepalive Queue it; pause reading if the queue is full; then self.start_worker().
         self.queue.append(raw)
         if len(self.queue) >= self.limits.max_pipeline and self.reading:
             self.transport.pause_reading()  # a backlog: let TCP push back on the client
             self.reading = False
         self.start_worker()
-        #: end
+        #: end keepalive
 
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
@@ -327,7 +347,8 @@ class HttpProtocol(asyncio.Protocol):
 
     async def answer_queue(self) -> None:
         """Answer queued requests in order; end when the queue is empty or we close."""
-        #: todo 09 Pop, answer, write; close unless keep-alive; wait while not writable; repeat.
+        #: todo keepalive Pop, answer, write; close unless keep-alive; wait while not writable;
+        #:     repeat.
         try:
             while self.queue:
                 item = self.queue.popleft()
@@ -352,7 +373,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
         elif not self.transport.is_closing():
             self.start_timer(self.limits.keepalive_timeout)
-        #: end
+        #: end keepalive
 
     async def answer(self, request: Request, keep_alive: bool) -> bytes:
         """The bytes of the response to REQUEST; a failure anywhere becomes a 500.
@@ -377,25 +398,27 @@ class HttpProtocol(asyncio.Protocol):
         """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
         if self.worker is None:  # never in the middle of another response
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    #: from 10
+
+    #: from shutdown
 
     # --- shutdown ---------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Finish the response in progress, if any, then close; take no new requests."""
-        #: todo 10 Mark the connection closing; close it now if no worker is busy.
+        #: todo shutdown Mark the connection closing; close it now if no worker is busy.
         self.closing = True
         self.queue.clear()
         if self.worker is None:
             self.transport.close()
-        #: end
+        #: end shutdown
 
     def abort(self) -> None:
         """Give up on the connection now: cancel its handler, drop the socket."""
         if self.worker is not None:
             self.worker.cancel()
         self.transport.abort()
-    #: end
+
+    #: end shutdown
 
     # --- timers -----------------------------------------------------------------------
     # Every request moves the connection's deadline. Cancelling a timer handle and making a
@@ -421,10 +444,15 @@ class HttpProtocol(asyncio.Protocol):
         if self.loop.time() < self.deadline:  # moved on meanwhile: wait for the new one
             self.timer = self.loop.call_at(self.deadline, self.on_timeout)
             return
-        #: todo 09 Idle for too long (or a head sent too slowly): close the connection if no worker runs.
+        #: todo keepalive Idle for too long (or a head sent too slowly): close the connection if no
+        #:     worker runs.
         if self.worker is None:
             self.transport.close()
-        #: end
+        #: end keepalive
+
+
+#: end parsing
+#: from keepalive
 
 
 def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
@@ -443,4 +471,6 @@ def rejection_response(rejection: RequestRejected) -> Response:
     text = f"{rejection.status}: {rejection.detail}\n"
     headers = {"Connection": "close", "Date": http_date()}
     return Response(text=text, status=rejection.status, headers=headers)
-#: end
+
+
+#: end keepalive
