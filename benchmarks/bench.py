@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from workshop import manifest
 from workshop.server import ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -470,7 +471,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.command_line = "python benchmarks/bench.py " + " ".join(argv or sys.argv[1:])
-    sketch_dir = args.sketch_dir or HERE.parent / "solutions" / "10_shutdown"
+    sketch_dir = args.sketch_dir or manifest.final().solution_dir()
     report = measure(args, sketch_dir)
     finish(report, args)
     return 0

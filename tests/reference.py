@@ -3,10 +3,10 @@
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from workshop.manifest import ROOT
+from workshop import manifest
 from workshop.server import ServerProcess
 
-REFERENCE = ROOT / "solutions" / "10_shutdown"
+REFERENCE = manifest.final().solution_dir()  # the finished framework
 
 # Lines asyncio logs when a callback or task failed: none may appear, whatever was sent.
 BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")

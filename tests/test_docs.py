@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from workshop import manifest
+from workshop import doctables, manifest
 from workshop.tasks import namespace
 from workshop.todos import stubs
 
@@ -52,6 +52,11 @@ def test_every_lesson_names_each_todo_by_file_and_function(stage):
         if function.split(".")[-1] not in lesson or file.split("/")[-1] not in lesson
     ]
     assert not missing, f"{stage.id}'s lesson does not mention these TODOs: {missing}"
+
+
+def test_the_stage_tables_of_the_docs_say_what_the_manifest_says():
+    stale = doctables.stale()
+    assert not stale, f"{stale}: a table of stages differs from stages.toml; run `invoke build`"
 
 
 def test_every_invoke_command_in_the_docs_exists():

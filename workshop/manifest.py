@@ -22,6 +22,7 @@ class Stage:
 
     id: str  # "04_routing": the folder name under steps/ and solutions/
     title: str
+    summary: str = ""  # what the learner builds, for the README's table
     points: int = 10
     minutes: int = 30
     hints: tuple[str, ...] = field(default=())
@@ -64,6 +65,7 @@ def _load(path: Path) -> tuple[Stage, ...]:
         Stage(
             id=entry["id"],
             title=entry["title"],
+            summary=entry.get("summary", ""),
             points=int(entry.get("points", 10)),
             minutes=int(entry.get("minutes", 30)),
             hints=tuple(entry.get("hints", ())),
@@ -79,6 +81,12 @@ def _load(path: Path) -> tuple[Stage, ...]:
 def stages(root: Path = ROOT) -> tuple[Stage, ...]:
     """Every stage, in order."""
     return _load((root / MANIFEST).resolve())
+
+
+def final(root: Path = ROOT) -> Stage:
+    """The last stage: its solution is the finished framework (the board and the benchmark run on
+    it). Ask here rather than naming it: `invoke new-step` may add a stage after it."""
+    return stages(root)[-1]
 
 
 def find(key: str | int, root: Path = ROOT) -> Stage:

@@ -131,6 +131,7 @@ def _insert_manifest_entry(
     entry = tomlkit.table()
     entry.add("id", stage_id)
     entry.add("title", title)
+    entry.add("summary", "TODO: what the learner builds, for the README's table")
     entry.add("points", points)
     entry.add("minutes", minutes)
     entry.add("hints", tomlkit.array())

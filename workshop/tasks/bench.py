@@ -32,7 +32,7 @@ def _bench_module():
 def target_dir(target: str) -> Path:
     """The folder holding the sketch/ to measure: the reference, your current stage, or NN."""
     if target == "solutions":
-        return manifest.stages()[-1].solution_dir()
+        return manifest.final().solution_dir()
     stage = state.current_stage() if target == "steps" else manifest.find(target)
     if stage.number < FIRST_BENCHABLE:
         raise Exit(

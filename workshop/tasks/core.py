@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import board_client, manifest, runner, state
+from workshop import board_client, doctables, manifest, runner, state
 from workshop import build as builder
 from workshop.console import console, esc
 from workshop.manifest import Stage
@@ -230,17 +230,22 @@ def _first(run: StageRun) -> str:
     }
 )
 def build(c, force=False, check=False):
-    """Regenerate every stage's skeleton and solution from source/sketch (instructors)."""
+    """Regenerate every stage's skeleton and solution from source/sketch, and the stage tables
+    of the docs from stages.toml (instructors)."""
     out = console()
     if check:
         drift = builder.drift()
+        drift += [builder.Drift(rel, "its stage table differs from stages.toml")
+                  for rel in doctables.stale()]  # fmt: skip
         for item in drift:
             out.print(f"[bad]✗[/] {esc(item.path)}: {esc(item.problem)}")
         if drift:
             out.print("Run [cmd]invoke build[/] to regenerate them from source/sketch.")
             raise Exit(code=1)
-        out.print("[ok]✓ Every snapshot matches source/sketch.[/]")
+        out.print("[ok]✓ Every snapshot matches source/sketch, every stage table stages.toml.[/]")
         return
+    for rel in doctables.write():
+        out.print(f"wrote   {rel} (its table of stages)", markup=False)
     report = builder.write(force=force)
     for rel in report.written:
         out.print(f"wrote   {rel}", markup=False)
