@@ -13,16 +13,17 @@ import sys
 
 from sketch.app import Application
 
+#: from shutdown
+from sketch.connections import Connections
+
+#: end shutdown
+
 #: from keepalive
 from sketch.limits import Limits
 
 #: end keepalive
 from sketch.protocol import HttpProtocol
 from sketch.server import start_server
-#: from shutdown
-
-CANCEL_GRACE = 1.0  # seconds cancelled handlers get to unwind before the cleanup hooks run
-#: end shutdown
 
 
 def run_app(
@@ -79,7 +80,7 @@ async def serve(
 ) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
-    connections: set[HttpProtocol] = set()
+    connections = Connections()
     server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     await stop.wait()
     stop.clear()  # from now on, a second signal means: stop at once
@@ -131,27 +132,15 @@ async def serve_with_limits(app: Application, host: str, port: int, limits: Limi
 #: from shutdown
 
 
-async def drain(connections: set[HttpProtocol], timeout: float, stop: asyncio.Event) -> None:
-    """Close idle connections, give busy ones TIMEOUT seconds, then abort what is left."""
-    #: todo shutdown Call shutdown() on every connection; wait (bounded, or until `stop`); abort the
-    #:     rest.
-    for connection in list(connections):
-        connection.shutdown()
-    if connections:
-        all_closed = asyncio.create_task(asyncio.wait([c.closed for c in connections]))
-        second_signal = asyncio.create_task(stop.wait())
-        await asyncio.wait(
-            [all_closed, second_signal], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        all_closed.cancel()
-        second_signal.cancel()
-    busy = [c.worker for c in connections if c.worker is not None]
-    for connection in list(connections):
-        connection.abort()  # still busy after the timeout, or a second signal came
-    if busy:
-        # Let the cancelled handlers unwind before the cleanup hooks close what they use.
-        await asyncio.wait(busy, timeout=CANCEL_GRACE)
-    #: end shutdown
+async def drain(connections: Connections, timeout: float, stop: asyncio.Event) -> None:
+    """Let every connection finish, TIMEOUT seconds at most; a second signal cuts it short."""
+    finishing = asyncio.create_task(connections.shutdown(timeout))
+    second_signal = asyncio.create_task(stop.wait())
+    await asyncio.wait([finishing, second_signal], return_when=asyncio.FIRST_COMPLETED)
+    second_signal.cancel()
+    if not finishing.done():
+        await connections.abort()  # the second signal: give up on them all now
+    await finishing
 
 
 #: end shutdown
