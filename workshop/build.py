@@ -457,6 +457,23 @@ def generate(
     return _formatted(files, root)
 
 
+def snapshots(
+    stages: Sequence[manifest.Stage], *, skeleton: bool = False, root: Path = manifest.ROOT
+) -> dict[str, dict[str, str]]:
+    """Some stages' sketch/ packages, made in memory: {stage id: {file name: text}}.
+
+    The reference at the end of each stage, or with SKELETON what the learner starts from.
+    Nothing is written: this is how a maintainer reviews a stage (`invoke show`).
+    """
+    folder = "steps" if skeleton else "solutions"
+    made: dict[str, dict[str, str]] = {stage.id: {} for stage in stages}
+    for rel, text in generate(root, only=stages).items():
+        top, stage_id, _, name = rel.split("/", 3)
+        if top == folder:
+            made[stage_id][name] = text
+    return made
+
+
 def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
     """Tidy the generated files with ruff, so removed blocks leave clean code."""
     with tempfile.TemporaryDirectory() as tmp:
