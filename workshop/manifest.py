@@ -59,8 +59,15 @@ class Stage:
 
 @cache
 def _load(path: Path) -> tuple[Stage, ...]:
-    with path.open("rb") as f:
-        data = tomllib.load(f)
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def parse(text: str) -> tuple[Stage, ...]:
+    """The stages a manifest's TEXT lists (another revision's, say), in order."""
+    data = tomllib.loads(text)
     stages = tuple(
         Stage(
             id=entry["id"],
@@ -74,7 +81,7 @@ def _load(path: Path) -> tuple[Stage, ...]:
     )
     numbers = [s.number for s in stages]
     if numbers != sorted(set(numbers)):
-        raise ValueError(f"{path}: stage numbers must be unique and in order, got {numbers}")
+        raise ValueError(f"stage numbers must be unique and in order, got {numbers}")
     return stages
 
 
