@@ -256,14 +256,17 @@ def test_build_never_overwrites_learner_work_without_force(tiny_workshop):
 def test_show_prints_a_stage_and_its_diff_from_the_stage_before():
     from tests.test_grading import run_invoke
 
-    done = run_invoke(manifest.ROOT, "show", "09", "protocol.py", "--diff")
+    stages = manifest.stages()
+    keepalive = manifest.find("keepalive")
+    before = stages[stages.index(keepalive) - 1]
+    done = run_invoke(manifest.ROOT, "show", keepalive.id, "protocol.py", "--diff")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "--- 08_errors reference: sketch/protocol.py" in done.stdout
-    assert "+++ 09_keepalive reference: sketch/protocol.py" in done.stdout
+    assert f"--- {before.id} reference: sketch/protocol.py" in done.stdout
+    assert f"+++ {keepalive.id} reference: sketch/protocol.py" in done.stdout
     assert '-    """Reads an HTTP/1.1 request from a connection, answers it, and closes."""' in (
         done.stdout
     )
-    listing = run_invoke(manifest.ROOT, "show", "10", "--skeleton")
+    listing = run_invoke(manifest.ROOT, "show", "shutdown", "--skeleton")
     assert "sketch/connections.py" in listing.stdout and "new" in listing.stdout
-    one = run_invoke(manifest.ROOT, "show", "01", "server.py", "--skeleton")
+    one = run_invoke(manifest.ROOT, "show", "echo", "server.py", "--skeleton")
     assert "raise NotImplementedError(" in one.stdout and "#:" not in one.stdout

@@ -28,6 +28,11 @@ import tomlkit
 from workshop import build, manifest
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PLACEHOLDER_HINTS = (  # `invoke hint` shows them until the instructor writes the real ones
+    "TODO(instructor): the first hint, a nudge: which file and function to open.",
+    "TODO(instructor): the second hint: the idea, in a sentence.",
+    "TODO(instructor): the last hint: close to the answer.",
+)
 TEXT_FILES = (
     "stages.toml",
     "README.md",
@@ -134,7 +139,10 @@ def _insert_manifest_entry(
     entry.add("summary", "TODO: what the learner builds, for the README's table")
     entry.add("points", points)
     entry.add("minutes", minutes)
-    entry.add("hints", tomlkit.array())
+    hints = tomlkit.array()
+    hints.extend(PLACEHOLDER_HINTS)
+    hints.multiline(True)
+    entry.add("hints", hints)
     entry.add(tomlkit.nl())  # a blank line before the next [[stage]], as between the others
     tables.insert(after + 1, entry)  # type: ignore[union-attr]
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
