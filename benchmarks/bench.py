@@ -173,6 +173,23 @@ def pin(pid: int, cores: set[int] | None) -> None:
             pass
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) process PID has used so far, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(before: float | None, after: float | None, requests: float) -> float | None:
+    """Microseconds of server CPU per request: steadier than requests/s on a busy machine,
+    where the server waits for a core as much as for work."""
+    if before is None or after is None or requests <= 0:
+        return None
+    return (after - before) * 1e6 / requests
+
+
 def resident_mib(pid: int) -> float | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -191,6 +208,7 @@ class Sample:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float | None = None  # the server's CPU time per request, where /proc tells it
 
 
 class Wrk:
@@ -303,6 +321,9 @@ class Result:
     def median(self, attribute: str) -> float:
         return statistics.median(getattr(s, attribute) for s in self.samples)
 
+    def cpu_samples(self) -> list[float]:
+        return [s.cpu_us for s in self.samples if s.cpu_us]
+
     def summary(self) -> dict:
         rates = [s.rps for s in self.samples]
         return {
@@ -313,6 +334,7 @@ class Result:
             "rps_max": round(max(rates), 1),
             "p50_ms": round(self.median("p50_ms"), 3),
             "p99_ms": round(self.median("p99_ms"), 3),
+            "cpu_us": round(statistics.median(cpus), 1) if (cpus := self.cpu_samples()) else None,
             "errors": sum(s.errors for s in self.samples),
             "rounds": [vars(s) for s in self.samples],
         }
@@ -358,7 +380,11 @@ def _measure(
             for endpoint in endpoints:
                 for name in order:
                     process = started[name]
+                    cpu_before = cpu_seconds(process.proc.pid)
                     sample = generator.run(process.port, endpoint, args, load_cores)
+                    sample.cpu_us = cpu_per_request(
+                        cpu_before, cpu_seconds(process.proc.pid), sample.rps * args.duration
+                    )
                     if not process.alive():
                         raise RuntimeError(f"{name} died:\n{process.output.last_lines(20)}")
                     results[name, endpoint.name].samples.append(sample)
@@ -366,6 +392,7 @@ def _measure(
                         f"round {round_number + 1}  {name:8} {endpoint.name:26} "
                         f"{sample.rps:9.0f} req/s  p50 {sample.p50_ms:6.2f} ms  "
                         f"p99 {sample.p99_ms:6.2f} ms  errors {sample.errors}"
+                        + (f"  CPU {sample.cpu_us:.0f} µs/req" if sample.cpu_us else "")
                     )
         for name, process in started.items():
             memory[name]["after_mib"] = resident_mib(process.proc.pid)
@@ -448,19 +475,21 @@ def table_lines(report: dict) -> list[str]:
     """The results as a Markdown table (it reads well in a terminal too)."""
     compared = report.get("compared")
     lines = [
-        "| endpoint | server | requests/s median (min–max) | p50 ms | p99 ms | vs aiohttp "
-        + (f"| vs {compared} " if compared else "")
-        + "| errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if compared else "") + " ---: |",
+        "| endpoint | server | requests/s median (min–max) | p50 ms | p99 ms | CPU µs/req "
+        "| vs aiohttp " + (f"| vs {compared} " if compared else "") + "| errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: |" if compared else "")
+        + " ---: |",
     ]
     for row in report["results"]:
         ratio = f"{row['vs_aiohttp']:.2f}×" if row["vs_aiohttp"] else "–"
+        cpu = f"{row['cpu_us']:.1f}" if row.get("cpu_us") else "–"
         if compared:
             ratio += f" | {row['vs_compared']:.3f}×" if row.get("vs_compared") else " | –"
         lines.append(
             f"| {row['endpoint']} | {row['server']} | {row['rps_median']:,.0f} "
             f"({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) | {row['p50_ms']:.2f} | "
-            f"{row['p99_ms']:.2f} | {ratio} | {row['errors']} |"
+            f"{row['p99_ms']:.2f} | {cpu} | {ratio} | {row['errors']} |"
         )
     return lines
 
