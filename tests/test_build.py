@@ -215,6 +215,18 @@ def tiny_workshop(tmp_path: Path) -> Path:
     manifest._load.cache_clear()
 
 
+def test_mistakes_are_listed_with_the_file_and_function_to_point_the_learner_to(tiny_workshop):
+    (tiny_workshop / "source/sketch/core.py").write_text(
+        "class Core:\n    def answer(self) -> int:\n        return 42\n\n"
+        "    #: mistake off-by-one: answer in two\n"
+        "    def answer_wrongly(self) -> int:\n        return 41\n"
+    )
+    assert build.mistakes(tiny_workshop) == [
+        build.Mistake("off-by-one", "two", "sketch/core.py", "Core.answer")
+    ]
+    assert build.mistakes() == []  # issue 16 writes the workshop's own
+
+
 def test_build_writes_every_snapshot_and_a_lock(tiny_workshop):
     report = build.write(tiny_workshop)
     assert sorted(report.written) == [

@@ -439,6 +439,31 @@ def sources(root: Path = manifest.ROOT) -> list[Source]:
     return found
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake (`#: mistake`): which stage's tests must catch it, and where a failing
+    test should point the learner: the file and the function the mistake stands in for."""
+
+    name: str
+    stage: str  # the stage's name, as markers write it
+    file: str  # "sketch/app.py"
+    function: str  # "Application.handle", as the snapshot names it
+
+
+def mistakes(root: Path = manifest.ROOT) -> list[Mistake]:
+    """Every known mistake in the source; `render(..., mistake=NAME)` puts one in place."""
+    order = [stage.name for stage in manifest.stages(root)]
+    found = []
+    for source in sources(root):
+        renamed = {u.own: u.target.rsplit(".", 1)[-1] for u in source.units if u.target}
+        for unit in source.units:
+            if unit.mistake and unit.target:
+                function = ".".join(renamed.get(n, n) for n in unit.target.split("."))
+                where = f"{PACKAGE}/{source.path}"
+                found.append(Mistake(unit.mistake, order[unit.lo], where, function))
+    return found
+
+
 def generate(
     root: Path = manifest.ROOT, only: Sequence[manifest.Stage] | None = None
 ) -> dict[str, str]:
