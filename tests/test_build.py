@@ -71,18 +71,24 @@ def test_a_file_marker_limits_the_whole_file():
     assert render(source, "three").strip() == "x = 1"
 
 
-def test_an_until_unit_exists_only_before_its_stage():
+def test_a_marked_unit_exists_only_in_its_stages():
     source = """
         #: until three
         import json
         #: from two until four
         def helper():
             return json.dumps(1)
+        #: since three
+        @property
+        def later():
+            return 3
     """
     assert render(source, "one") == "import json\n"
     assert "import json" in render(source, "two") and "def helper" in render(source, "two")
-    assert "import json" not in render(source, "three") and "helper" in render(source, "three")
-    assert render(source, "four") == "\n"
+    assert "later" not in render(source, "two")
+    three = render(source, "three")
+    assert "import json" not in three and "helper" in three and "@property" in three
+    assert render(source, "four") == "@property\ndef later():\n    return 3\n"
 
 
 def test_a_variant_stands_in_for_its_sibling_under_its_name_in_its_stages():
@@ -170,7 +176,7 @@ def test_a_mistake_stands_in_for_its_unit_only_when_asked_and_in_its_stage():
         ("#: from two\n#: from three\nx = 1\n#: end two\n#: end three\n", "closes the block"),
         ("#: sometimes\nx = 1\n", "unknown marker"),
         ("#: from five\nx = 1\n#: end five\n", "no stage named 'five'"),
-        ("#: until two\nx = 1\n", "goes above a def, class or import"),
+        ("#: until two\nx = 1\n", "goes above a def, class, import"),
         ("#: until two\n\ndef f(): pass\n", "right above"),
         ("#: variant g until two\ndef f(): pass\n", "no unit 'g'"),
         ("def f(): pass\n#: from three until two\ndef g(): pass\n", "exists in no stage"),

@@ -15,6 +15,7 @@ Blocks of lines, added in a stage (each end names the stage of the block it clos
 Units (a def, a class or an import, found with the AST) that earlier stages have otherwise;
 the marker sits right above the unit, and no end is needed:
 
+    #: since shutdown                 the unit exists from shutdown on
     #: until errors                   the unit exists only before errors
     #: from params until errors       ... from params on, and before errors
     #: variant resolve until errors   this def stands for its sibling `resolve` before errors:
@@ -60,6 +61,7 @@ _FROM = re.compile(rf"^from (?P<lo>{_NAME})$")
 _TODO = re.compile(rf"^todo (?P<lo>{_NAME}) (?P<message>\S.*)$")
 _END = re.compile(rf"^end (?P<stage>{_NAME})$")
 _UNTIL = re.compile(rf"^(?:from (?P<lo>{_NAME}) )?until (?P<hi>{_NAME})$")
+_SINCE = re.compile(rf"^since (?P<lo>{_NAME})$")
 _VARIANT = re.compile(rf"^variant (?P<target>\w+) (?:from (?P<lo>{_NAME}) )?until (?P<hi>{_NAME})$")
 _CONTINUED = re.compile(r"^\s*#:\s\s+(?P<more>\S.*?)\s*$")  # a TODO's message, continued
 _MISTAKE = re.compile(rf"^mistake (?P<name>[\w-]+): (?P<target>\w+) in (?P<lo>{_NAME})$")
@@ -200,7 +202,9 @@ def parse(text: str, path: str, order: Sequence[str]) -> Source:
                     indent=_MARKER.match(lines[opens])["indent"],  # type: ignore[index]
                 )
             )
-        elif unit := (_UNTIL.match(body) or _VARIANT.match(body) or _MISTAKE.match(body)):
+        elif unit := (
+            _UNTIL.match(body) or _SINCE.match(body) or _VARIANT.match(body) or _MISTAKE.match(body)
+        ):
             source.units.append(_unit(unit, index, where, starts, qualnames, lines, order))
         else:
             raise MarkerError(f"{where}: unknown marker {body!r} (docs/DEVELOPING.md)")
@@ -231,14 +235,14 @@ def _unit(
     node, scope = found
     values = marker.groupdict()
     lo = _stage_index(values["lo"], order, where) if values.get("lo") else 0
-    hi = _stage_index(values["hi"], order, where) if values.get("hi") else lo + 1
+    hi = _stage_index(values["hi"], order, where) if values.get("hi") else len(order)
     unit = Unit(index, index + 1, _last_line(node, lines), lo, hi)
     if lo >= hi:
         raise MarkerError(f"{where}: the unit exists in no stage ({values['lo']} is not before "
                           f"{values['hi']})")  # fmt: skip
     if "target" not in values:
         if not isinstance(node, (ast.Import, ast.ImportFrom)) and _named(node) is None:
-            raise MarkerError(f"{where}: '#: until' goes above a def, class or import")
+            raise MarkerError(f"{where}: '#: until' or '#: since' goes above a def, class, import")
         return unit
     own = _named(node)
     if own is None:

@@ -63,9 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-#: from routing
-
-
+#: since routing
 def load_app(spec: str) -> Application:
     """Import `module:attribute`; call it if it is a function that makes the app."""
     module_name, _, attribute = spec.partition(":")
@@ -74,9 +72,6 @@ def load_app(spec: str) -> Application:
     if not isinstance(app, Application):
         raise SystemExit(f"{spec} is not an Application, nor a function returning one")
     return app
-
-
-#: end routing
 
 
 def main(argv: list[str] | None = None) -> int:

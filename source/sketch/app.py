@@ -92,7 +92,7 @@ class Application(MutableMapping[str, Any]):
         return await handler(request)
         #: end middleware
 
-    #: from errors
+    #: since errors
     async def middleware_chain(self, request: Request) -> Response:
         """Pass the request through the middlewares, outermost first, to the router."""
         handler: Handler = self.dispatch
@@ -100,9 +100,7 @@ class Application(MutableMapping[str, Any]):
             handler = partial(middleware, handler=handler)
         return await handler(request)
 
-    #: end errors
-    #: from middleware
-
+    #: since middleware
     async def dispatch(self, request: Request) -> Response:
         """The innermost handler: route the request and call the route's handler."""
         handler, request.match_info = self.router.resolve(request.method, request.path)
@@ -111,9 +109,7 @@ class Application(MutableMapping[str, Any]):
             raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
         return response
 
-    #: end middleware
-    #: from lifecycle
-
+    #: since lifecycle
     async def startup(self) -> None:
         """Run the on_startup hooks, in order, before the first connection is accepted."""
         #: todo lifecycle Await every hook in self.on_startup, in order, passing the app.
@@ -121,6 +117,7 @@ class Application(MutableMapping[str, Any]):
             await hook(self)
         #: end lifecycle
 
+    #: since lifecycle
     async def shutdown(self) -> None:
         """Run the on_shutdown hooks: the server has stopped accepting connections."""
         #: todo lifecycle Await every hook in self.on_shutdown, in order.
@@ -128,14 +125,13 @@ class Application(MutableMapping[str, Any]):
             await hook(self)
         #: end lifecycle
 
+    #: since lifecycle
     async def cleanup(self) -> None:
         """Run the on_cleanup hooks, last: release what startup acquired."""
         #: todo lifecycle Await every hook in self.on_cleanup, in order.
         for hook in self.on_cleanup:
             await hook(self)
         #: end lifecycle
-
-    #: end lifecycle
 
     # --- the mapping: app["key"] ------------------------------------------------------
 

@@ -68,7 +68,7 @@ async def user_or_404(request: Request) -> Response:
     return Response(text=f"Welcome, {users[name]}!\n")
 
 
-#: from middleware
+#: since middleware
 async def log_requests(request: Request, handler: Handler) -> Response:
     """A middleware: log each request with the status it got, raised HTTP errors included."""
     log = logging.getLogger("sketch.access")
@@ -81,24 +81,15 @@ async def log_requests(request: Request, handler: Handler) -> Response:
     return response
 
 
-#: end middleware
-#: from lifecycle
-
-
+#: since lifecycle
 async def load_users(app: Application) -> None:
     """A startup hook: where a real app would connect to its database."""
     app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
 
 
-#: end lifecycle
-#: from errors
-
-
+#: since errors
 async def close_users(app: Application) -> None:
     print("Cleanup: users released", file=sys.stderr, flush=True)
-
-
-#: end errors
 
 
 async def index(request: Request) -> Response:
@@ -106,9 +97,7 @@ async def index(request: Request) -> Response:
     return Response(text=f"Hello from sketch! Try GET /alice. Users: {names}\n")
 
 
-#: from lifecycle
-
-
+#: since lifecycle
 async def user(request: Request) -> Response:
     """Welcome a known user; anyone else is a 404, raised like any other exception."""
     name = request.match_info["username"]
@@ -118,26 +107,18 @@ async def user(request: Request) -> Response:
     return Response(text=f"Welcome, {users[name]}!\n")
 
 
-#: end lifecycle
-
-
 async def echo(request: Request) -> Response:
     """Send back what was posted, as JSON with a little about the request."""
     body = await request.text()
     return json_response({"method": request.method, "path": request.path, "body": body})
 
 
-#: from shutdown
-
-
+#: since shutdown
 async def slow(request: Request) -> Response:
     """Take a while to answer (GET /slow?seconds=2): try a shutdown while it runs."""
     seconds = float(request.query.get("seconds", "2"))
     await asyncio.sleep(seconds)
     return Response(text=f"Done after {seconds:g} s.\n")
-
-
-#: end shutdown
 
 
 def make_app() -> Application:

@@ -105,13 +105,13 @@ class RequestParser:
             raise RequestRejected(431, "the request has too many headers")
         #: end keepalive
 
-    #: from keepalive
-
+    #: since keepalive
     @property
     def head_started(self) -> bool:
         """Part of a request head has arrived, but not all of it yet."""
         return self.in_head and self.head_size > 0
 
+    #: since keepalive
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_size = 0
@@ -121,6 +121,7 @@ class RequestParser:
         if version == "1.1" and expects_continue(self.headers):
             self.on_expect_continue()
 
+    #: since keepalive
     def check_head(self, version: str) -> None:
         """Refuse, once the headers are in, what no body or handler should ever see."""
         names = {name.lower() for name, _ in self.headers}
@@ -132,8 +133,6 @@ class RequestParser:
                 raise RequestRejected(413, "the request body is too large")
             if name == b"expect" and value.lower() != b"100-continue":
                 raise RequestRejected(417, "the only expectation we meet is 100-continue")
-
-    #: end keepalive
 
     def on_body(self, body: bytes) -> None:
         #: todo parsing The body may come in pieces too: add this piece to self.body.
@@ -163,12 +162,7 @@ class RequestParser:
         #: end keepalive
 
 
-#: from keepalive
-
-
+#: since keepalive
 def expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
     """The client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1)."""
     return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in headers)
-
-
-#: end keepalive

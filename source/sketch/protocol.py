@@ -80,12 +80,9 @@ class EchoProtocol(asyncio.Protocol):
 class OneShotHttpProtocol(asyncio.Protocol):
     """Reads an HTTP/1.1 request from a connection, answers it, and closes."""
 
-    #: from routing
-
+    #: since routing
     def __init__(self, app: "Application") -> None:
         self.app = app
-
-    #: end routing
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -162,8 +159,7 @@ class OneShotHttpProtocol(asyncio.Protocol):
         )
         self.transport.close()
 
-    #: from responses
-
+    #: since responses
     async def respond(self, request: Request) -> None:
         try:
             response = await self.app.handle(request)
@@ -175,7 +171,7 @@ class OneShotHttpProtocol(asyncio.Protocol):
         self.transport.write(data)
         self.transport.close()
 
-    #: variant respond until routing
+    #: variant respond from responses until routing
     async def respond_with_demo(self, request: Request) -> None:
         response = await demo_handler(request)
         #: todo responses Write the response's bytes (headers only for HEAD), then close the
@@ -185,12 +181,14 @@ class OneShotHttpProtocol(asyncio.Protocol):
         self.transport.close()
         #: end responses
 
+    #: since responses
     @staticmethod
     def encode(response: Response, request: Request) -> bytes:
         # Until stage 09 every connection serves one request: say so, then close.
         response.headers["Connection"] = "close"
         return response.encode(head=request.method == "HEAD")
 
+    #: since responses
     def send_error(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         response = Response(body, status=status, headers={"Connection": "close"})
@@ -198,11 +196,10 @@ class OneShotHttpProtocol(asyncio.Protocol):
         self.transport.write(response.encode())
         self.transport.close()
 
+    #: since responses
     def connection_lost(self, exc: Exception | None) -> None:
         if self.task is not None:
             self.task.cancel()  # the client is gone: stop working for it
-
-    #: end responses
 
 
 #: from responses until routing
@@ -216,9 +213,7 @@ async def demo_handler(request: Request) -> Response:
     return Response(text=f"Hello, {name}!\n")
 
 
-#: from parsing
-
-
+#: since parsing
 class HttpProtocol(asyncio.Protocol):
     """One HTTP/1.1 connection, kept alive: requests are answered one by one, in order.
 
@@ -455,6 +450,3 @@ class HttpProtocol(asyncio.Protocol):
             await asyncio.wait([worker], timeout=CANCEL_GRACE)
 
     #: end shutdown
-
-
-#: end parsing

@@ -129,9 +129,7 @@ async def serve_with_limits(app: Application, host: str, port: int, limits: Limi
         await app.cleanup()
 
 
-#: from shutdown
-
-
+#: since shutdown
 async def drain(connections: Connections, timeout: float, stop: asyncio.Event) -> None:
     """Let every connection finish, TIMEOUT seconds at most; a second signal cuts it short."""
     finishing = asyncio.create_task(connections.shutdown(timeout))
@@ -143,10 +141,7 @@ async def drain(connections: Connections, timeout: float, stop: asyncio.Event) -
     await finishing
 
 
-#: end shutdown
-#: from lifecycle
-
-
+#: since lifecycle
 def stop_event() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM, so the server can stop in an orderly way."""
     stop = asyncio.Event()
@@ -154,6 +149,3 @@ def stop_event() -> asyncio.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     return stop
-
-
-#: end lifecycle
