@@ -121,7 +121,8 @@ def compared_sketch(spec: str, into: Path) -> tuple[Path, str]:
     if archive.returncode != 0:
         raise SystemExit(f"--compare {spec}: {archive.stderr.decode(errors='replace').strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
+        # Our own repository's files; the "data" filter where this Python has it (3.10.12+).
+        tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     short = git("rev-parse", "--short", spec).stdout.decode().strip() or spec
     return into / "solutions" / final, f"sketch@{short}"
 
