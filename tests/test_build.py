@@ -5,17 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from workshop import build, manifest
+from workshop import build, manifest, markers
 
 ORDER = ["one", "two", "three", "four"]  # the stages of these small examples
 
 
 def render(source: str, stage: str, skeleton: bool = False, mistake: str | None = None):
     text = textwrap.dedent(source).lstrip("\n")
-    parsed = build.parse(text, "demo.py", ORDER)
+    parsed = markers.parse(text, "demo.py", ORDER)
     index = ORDER.index(stage)
     stage_id = f"{index + 1:02d}_{stage}"
-    text = build.render(parsed, index, stage_id, skeleton=skeleton, mistake=mistake)
+    text = markers.render(parsed, index, stage_id, skeleton=skeleton, mistake=mistake)
     if text is None:
         return None
     return "".join(line for line in text.splitlines(True) if line.strip()) or "\n"  # ruff's job
@@ -164,7 +164,7 @@ def test_a_mistake_stands_in_for_its_unit_only_when_asked_and_in_its_stage():
     assert "a + b + 1" not in render(source, "two")
     assert "def add(a, b):\n    return a + b + 1" in render(source, "two", mistake="off-by-one")
     assert "a + b + 1" not in render(source, "three", mistake="off-by-one")
-    mistakes = build.parse(textwrap.dedent(source), "demo.py", ORDER).units
+    mistakes = markers.parse(textwrap.dedent(source), "demo.py", ORDER).units
     assert [(u.mistake, u.target, u.lo) for u in mistakes] == [("off-by-one", "add", 1)]
 
 
@@ -185,7 +185,7 @@ def test_a_mistake_stands_in_for_its_unit_only_when_asked_and_in_its_stage():
     ],
 )
 def test_a_bad_marker_is_an_error_naming_file_and_line(source, problem):
-    with pytest.raises(build.MarkerError, match=problem) as error:
+    with pytest.raises(markers.MarkerError, match=problem) as error:
         render(source, "one")
     assert "sketch/demo.py" in str(error.value)
 
@@ -199,7 +199,7 @@ def test_two_variants_of_one_unit_in_one_stage_are_an_error():
         def f_two(): pass
     """
     assert "pass" in render(source, "one")
-    with pytest.raises(build.MarkerError, match="two variants of f"):
+    with pytest.raises(markers.MarkerError, match="two variants of f"):
         render(source, "two")
 
 

@@ -7,7 +7,7 @@ import difflib
 from invoke import Exit, task
 from rich.text import Text
 
-from workshop import build, manifest, newstep
+from workshop import build, manifest, markers, newstep
 from workshop import update as updater
 from workshop.console import console, esc
 from workshop.tasks.core import pick_stage
@@ -32,7 +32,7 @@ def show(c, step, file=None, diff=False, skeleton=False):
     wanted = [stage] + ([before] if before else [])
     try:
         made = build.snapshots(wanted, skeleton=skeleton)
-    except build.MarkerError as error:
+    except markers.MarkerError as error:
         raise Exit(f"show: {error}", code=2) from None
     if skeleton and before:  # a skeleton is the reference before it plus the stage's TODOs
         made[before.id] = build.snapshots([before])[before.id]
