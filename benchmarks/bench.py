@@ -2,6 +2,10 @@
 
     python benchmarks/bench.py --rounds 3 --duration 5     (or: invoke bench)
 
+With `--compare REV_OR_DIR`, a second sketch (another revision's final reference, or a
+folder holding a sketch/) is measured beside this one in the same interleaved run, and the
+table gains a column of ratios against it: how a change to the reference is judged.
+
 Every server runs the same app (benchmarks/apps/): plain-text `GET /`, `GET /users/{name}`
 and `POST /echo` with a 1 KiB JSON body, all through one middleware. The servers run at the
 same time, each pinned to one core, and are measured in turn, round after round, so a noisy
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import platform
@@ -22,12 +27,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from workshop import manifest
 from workshop.server import ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -88,11 +95,47 @@ def script_server(name: str, script: str, note: str) -> Server:
     return Server(name, start, note)
 
 
-def available_servers(sketch_dir: Path, wanted: Sequence[str]) -> tuple[list[Server], list[str]]:
+def compared_sketch(spec: str, into: Path) -> tuple[Path, str]:
+    """The folder holding the sketch/ that SPEC names, and a name for it in the table.
+
+    SPEC is a folder holding sketch/ (a stage folder, solutions/NN_name), or a git revision
+    of this repository: its last stage's reference is copied out into INTO.
+    """
+    folder = Path(spec)
+    if (folder / "sketch" / "__init__.py").is_file():
+        return folder.resolve(), f"sketch ({folder.name})"
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["git", *args], cwd=manifest.ROOT, capture_output=True, timeout=60, check=False
+        )
+
+    listing = git("show", f"{spec}:{manifest.MANIFEST}")
+    if listing.returncode != 0:
+        said = listing.stderr.decode(errors="replace").strip()
+        raise SystemExit(
+            f"--compare {spec}: neither a folder holding sketch/ nor a revision: {said}"
+        )
+    final = manifest.parse(listing.stdout.decode())[-1].id
+    archive = git("archive", "--format=tar", spec, f"solutions/{final}/sketch")
+    if archive.returncode != 0:
+        raise SystemExit(f"--compare {spec}: {archive.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        # Our own repository's files; the "data" filter where this Python has it (3.10.12+).
+        tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    short = git("rev-parse", "--short", spec).stdout.decode().strip() or spec
+    return into / "solutions" / final, f"sketch@{short}"
+
+
+def available_servers(
+    sketch_dir: Path, wanted: Sequence[str], compare: tuple[Path, str] | None = None
+) -> tuple[list[Server], list[str]]:
     """The servers to measure, and why any wanted one was left out."""
     servers, missing = [], []
     if "sketch" in wanted:
         servers.append(sketch_server(sketch_dir))
+    if compare is not None:
+        servers.append(sketch_server(*compare))
     if "aiohttp" in wanted:
         if find_spec("aiohttp"):
             servers.append(script_server("aiohttp", "aiohttp_app.py", "aiohttp.web, asyncio"))
@@ -131,6 +174,23 @@ def pin(pid: int, cores: set[int] | None) -> None:
             pass
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) process PID has used so far, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(before: float | None, after: float | None, requests: float) -> float | None:
+    """Microseconds of server CPU per request: steadier than requests/s on a busy machine,
+    where the server waits for a core as much as for work."""
+    if before is None or after is None or requests <= 0:
+        return None
+    return (after - before) * 1e6 / requests
+
+
 def resident_mib(pid: int) -> float | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -149,6 +209,7 @@ class Sample:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float | None = None  # the server's CPU time per request, where /proc tells it
 
 
 class Wrk:
@@ -261,6 +322,9 @@ class Result:
     def median(self, attribute: str) -> float:
         return statistics.median(getattr(s, attribute) for s in self.samples)
 
+    def cpu_samples(self) -> list[float]:
+        return [s.cpu_us for s in self.samples if s.cpu_us]
+
     def summary(self) -> dict:
         rates = [s.rps for s in self.samples]
         return {
@@ -271,6 +335,7 @@ class Result:
             "rps_max": round(max(rates), 1),
             "p50_ms": round(self.median("p50_ms"), 3),
             "p99_ms": round(self.median("p99_ms"), 3),
+            "cpu_us": round(statistics.median(cpus), 1) if (cpus := self.cpu_samples()) else None,
             "errors": sum(s.errors for s in self.samples),
             "rounds": [vars(s) for s in self.samples],
         }
@@ -278,7 +343,18 @@ class Result:
 
 def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], None] = print) -> dict:
     """Run the benchmark described by ARGS; the results, as a JSON-able dict."""
-    servers, missing = available_servers(sketch_dir, args.servers.split(","))
+    with tempfile.TemporaryDirectory(prefix="sketch-compare-") as tmp:
+        compare = compared_sketch(args.compare, Path(tmp)) if args.compare else None
+        return _measure(args, sketch_dir, compare, say)
+
+
+def _measure(
+    args: argparse.Namespace,
+    sketch_dir: Path,
+    compare: tuple[Path, str] | None,
+    say: Callable[[str], None],
+) -> dict:
+    servers, missing = available_servers(sketch_dir, args.servers.split(","), compare)
     for why in missing:
         say(f"skipped: {why}")
     server_cores, load_cores, pinning = pick_cores()
@@ -305,7 +381,11 @@ def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], Non
             for endpoint in endpoints:
                 for name in order:
                     process = started[name]
+                    cpu_before = cpu_seconds(process.proc.pid)
                     sample = generator.run(process.port, endpoint, args, load_cores)
+                    sample.cpu_us = cpu_per_request(
+                        cpu_before, cpu_seconds(process.proc.pid), sample.rps * args.duration
+                    )
                     if not process.alive():
                         raise RuntimeError(f"{name} died:\n{process.output.last_lines(20)}")
                     results[name, endpoint.name].samples.append(sample)
@@ -313,6 +393,7 @@ def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], Non
                         f"round {round_number + 1}  {name:8} {endpoint.name:26} "
                         f"{sample.rps:9.0f} req/s  p50 {sample.p50_ms:6.2f} ms  "
                         f"p99 {sample.p99_ms:6.2f} ms  errors {sample.errors}"
+                        + (f"  CPU {sample.cpu_us:.0f} µs/req" if sample.cpu_us else "")
                     )
         for name, process in started.items():
             memory[name]["after_mib"] = resident_mib(process.proc.pid)
@@ -321,7 +402,9 @@ def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], Non
             process.kill()
         generator.close()
     rows = [r.summary() for r in results.values() if r.samples]
-    add_ratios(rows)
+    add_ratios(rows, "aiohttp", "vs_aiohttp")
+    if compare is not None:
+        add_ratios(rows, compare[1], "vs_compared", digits=3)
     return {
         "command": args.command_line,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -333,6 +416,7 @@ def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], Non
         "duration_s": args.duration,
         "rounds": args.rounds,
         "servers": {s.name: s.note for s in servers},
+        "compared": compare[1] if compare else None,
         "memory": memory,
         "results": rows,
     }
@@ -347,12 +431,12 @@ def rotate(items: list, by: int) -> list:
     return items[by:] + items[:by]
 
 
-def add_ratios(rows: list[dict]) -> None:
-    """Each row's requests/s divided by aiohttp's on the same endpoint, in the same run."""
-    base = {r["endpoint"]: r["rps_median"] for r in rows if r["server"] == "aiohttp"}
+def add_ratios(rows: list[dict], server: str, key: str, digits: int = 2) -> None:
+    """Each row's requests/s divided by SERVER's on the same endpoint, in the same run."""
+    base = {r["endpoint"]: r["rps_median"] for r in rows if r["server"] == server}
     for row in rows:
         reference = base.get(row["endpoint"])
-        row["vs_aiohttp"] = round(row["rps_median"] / reference, 2) if reference else None
+        row[key] = round(row["rps_median"] / reference, digits) if reference else None
 
 
 def machine() -> dict:
@@ -390,17 +474,23 @@ def versions(*names: str) -> dict[str, str]:
 
 def table_lines(report: dict) -> list[str]:
     """The results as a Markdown table (it reads well in a terminal too)."""
+    compared = report.get("compared")
     lines = [
-        "| endpoint | server | requests/s median (min–max) | p50 ms | p99 ms "
-        "| vs aiohttp | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| endpoint | server | requests/s median (min–max) | p50 ms | p99 ms | CPU µs/req "
+        "| vs aiohttp " + (f"| vs {compared} " if compared else "") + "| errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: |" if compared else "")
+        + " ---: |",
     ]
     for row in report["results"]:
         ratio = f"{row['vs_aiohttp']:.2f}×" if row["vs_aiohttp"] else "–"
+        cpu = f"{row['cpu_us']:.1f}" if row.get("cpu_us") else "–"
+        if compared:
+            ratio += f" | {row['vs_compared']:.3f}×" if row.get("vs_compared") else " | –"
         lines.append(
             f"| {row['endpoint']} | {row['server']} | {row['rps_median']:,.0f} "
             f"({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) | {row['p50_ms']:.2f} | "
-            f"{row['p99_ms']:.2f} | {ratio} | {row['errors']} |"
+            f"{row['p99_ms']:.2f} | {cpu} | {ratio} | {row['errors']} |"
         )
     return lines
 
@@ -461,6 +551,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", type=int, default=1, help="requests in flight per connection")
     p.add_argument("--generator", choices=("auto", "wrk", "builtin"), default="auto")
     p.add_argument("--servers", default="sketch,aiohttp,uvicorn")
+    p.add_argument(
+        "--compare",
+        metavar="REV_OR_DIR",
+        help="also measure another sketch, interleaved with this one: a git revision (its "
+        "last stage's reference) or a folder holding sketch/",
+    )
     p.add_argument("--endpoints", nargs="*", help="paths to measure (default: all three)")
     p.add_argument("--json", type=Path, help="write the results to this file")
     p.add_argument("--plot", type=Path, help="draw a bar chart into this PNG file")
@@ -470,7 +566,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.command_line = "python benchmarks/bench.py " + " ".join(argv or sys.argv[1:])
-    sketch_dir = args.sketch_dir or HERE.parent / "solutions" / "10_shutdown"
+    sketch_dir = args.sketch_dir or manifest.final().solution_dir()
     report = measure(args, sketch_dir)
     finish(report, args)
     return 0

@@ -2,7 +2,7 @@
 
 Learners' `invoke check` posts each result here (see workshop/board_client.py); the
 instructor runs `invoke board` and opens the page. The board is an application written on
-the workshop's own final reference framework, `solutions/10_shutdown/sketch`:
+the workshop's own final reference framework (the last stage's solution):
 
     store.py     the SQLite database: learners and their tokens, latest results, the codes
     names.py     display names: normalized, nothing invisible, unique without case

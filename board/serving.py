@@ -5,8 +5,9 @@ banner, which holds the port, only once the port is really bound: a board that c
 must not print the join code and the instructor token. aiohttp offers both, as
 `request.remote` and `run_app(print=...)`; the workshop's framework offers neither yet. So:
 
-- `request.remote` is set by a subclass of the framework's connection protocol, used in its
-  place in this process only. When the framework's Request has `remote`, this steps aside.
+- `remote(request)` is the client's address: `request.remote` once the framework's Request
+  has it; until then, a subclass of the framework's connection protocol, used in its place
+  in this process only, puts it in a context variable of the task that answers the request.
 - The banner is written just before the framework's own `Serving on http://HOST:PORT` line,
   which its contract prints once the server accepts connections: stdout is wrapped to watch
   for that one line, and the port is read from it (the real one, even for --port 0).
@@ -15,6 +16,7 @@ must not print the join code and the instructor token. aiohttp offers both, as
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import re
 import sys
@@ -37,8 +39,20 @@ def run(app: Any, *, host: str, port: int, banner: Callable[[int], str], **optio
         sys.stdout = stdout
 
 
+# The client's address of the connection whose request is being answered: set by the
+# connection's protocol in the task that answers it, read by remote() in the handler.
+CLIENT_ADDRESS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_address", default=None
+)
+
+
+def remote(request: Any) -> str | None:
+    """The client's IP address: the framework's `request.remote`, or this stopgap's."""
+    return getattr(request, "remote", None) or CLIENT_ADDRESS.get()
+
+
 def with_remote_address() -> None:
-    """Make every request carry `remote`, the client's IP address (None if unknown)."""
+    """Make the client's address of every request known to remote() (None if unknown)."""
     from sketch import Request, runner
 
     if hasattr(Request, "remote") or getattr(runner.HttpProtocol, "sets_remote", False):
@@ -50,12 +64,12 @@ def with_remote_address() -> None:
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             peer = transport.get_extra_info("peername")
-            self.remote = peer[0] if isinstance(peer, tuple) else None
+            self.client_address = peer[0] if isinstance(peer, tuple) else None
             super().connection_made(transport)
 
-        async def answer(self, request: Any, keep_alive: bool) -> bytes:
-            request.remote = self.remote
-            return await super().answer(request, keep_alive)
+        async def answer(self, *args: Any) -> Any:
+            CLIENT_ADDRESS.set(self.client_address)  # this task answers this connection only
+            return await super().answer(*args)
 
     runner.HttpProtocol = RemoteAddressProtocol
 

@@ -5,11 +5,11 @@ conformance.
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from workshop.manifest import stages
+from workshop import manifest
 from workshop.server import ServerProcess
 from workshop.testing import Reply, expect, get, request
 
-REFERENCE = stages()[-1].solution_dir()  # the final stage's reference, whichever it is
+REFERENCE = manifest.final().solution_dir()  # the finished framework
 
 # Lines asyncio logs when a callback or task failed: none may appear, whatever was sent.
 BAD_LOG_LINES = ("never retrieved", "Fatal error", "Exception in callback", "socket.send()")

@@ -53,3 +53,17 @@ def test_wrk_output_is_read_into_rate_latency_and_errors():
     )
     sample = parse_wrk(text)
     assert (sample.rps, sample.p50_ms, sample.p99_ms, sample.errors) == (35041.7, 0.612, 4.5, 6)
+
+
+def test_compare_takes_a_folder_or_a_revisions_last_reference(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench import compared_sketch
+    from workshop import manifest
+
+    final = manifest.final()
+    folder, name = compared_sketch(str(final.solution_dir()), tmp_path)
+    assert folder == final.solution_dir() and name == f"sketch ({final.id})"
+    folder, name = compared_sketch("HEAD", tmp_path)
+    assert (folder / "sketch" / "__main__.py").is_file() and name.startswith("sketch@")
+    with pytest.raises(SystemExit, match="neither a folder holding sketch/ nor a revision"):
+        compared_sketch("no-such-revision", tmp_path)

@@ -5,12 +5,20 @@ from pathlib import Path
 
 import pytest
 
-from workshop import build, manifest
+from workshop import build, manifest, markers
+
+ORDER = ["one", "two", "three", "four"]  # the stages of these small examples
 
 
-def render(source: str, stage: int, skeleton: bool = False) -> str | None:
+def render(source: str, stage: str, skeleton: bool = False, mistake: str | None = None):
     text = textwrap.dedent(source).lstrip("\n")
-    return build.render(text, "demo.py", stage, skeleton=skeleton, stage_id=f"{stage:02d}_demo")
+    parsed = markers.parse(text, "demo.py", ORDER)
+    index = ORDER.index(stage)
+    stage_id = f"{index + 1:02d}_{stage}"
+    text = markers.render(parsed, index, stage_id, skeleton=skeleton, mistake=mistake)
+    if text is None:
+        return None
+    return "".join(line for line in text.splitlines(True) if line.strip()) or "\n"  # ruff's job
 
 
 def test_committed_snapshots_match_the_source():
@@ -22,62 +30,177 @@ def test_committed_snapshots_match_the_source():
     )
 
 
-def test_from_and_to_blocks_appear_only_in_their_stages():
+def test_a_from_block_appears_from_its_stage_on():
     source = """
         a = 1
-        #: from 02
+        #: from two
         b = 2
-        #: end
-        #: to 02
+        #: from three
         c = 3
-        #: end
-        #: from 02 to 03
-        d = 4
-        #: end
+        #: end three
+        #: end two
     """
-    assert render(source, 1) == "a = 1\nc = 3\n"
-    assert render(source, 2) == "a = 1\nb = 2\nc = 3\nd = 4\n"
-    assert render(source, 3) == "a = 1\nb = 2\nd = 4\n"
-    assert render(source, 4) == "a = 1\nb = 2\n"
+    assert render(source, "one") == "a = 1\n"
+    assert render(source, "two") == "a = 1\nb = 2\n"
+    assert render(source, "four") == "a = 1\nb = 2\nc = 3\n"
 
 
 def test_a_todo_is_stubbed_in_its_own_stage_skeleton_only():
     source = """
         class Router:
             def resolve(self, path):
-                #: todo 02 Find the handler.
+                #: todo two Find the handler
+                #:     for the path.
                 return self.table[path]
-                #: end
+                #: end two
     """
-    skeleton = render(source, 2, skeleton=True)
+    skeleton = render(source, "two", skeleton=True)
     assert "return self.table[path]" not in skeleton
-    assert "# TODO(02_demo): Find the handler." in skeleton
-    message = "02_demo: sketch/demo.py: Router.resolve: Find the handler."
+    assert "# TODO(02_two): Find the handler for the path." in skeleton
+    message = "02_two: sketch/demo.py: Router.resolve: Find the handler for the path."
     assert f"raise NotImplementedError({message!r})" in skeleton
-    assert "return self.table[path]" in render(source, 2)  # the solution
-    assert "return self.table[path]" in render(source, 3, skeleton=True)  # later skeletons
-    assert "resolve" in render(source, 1) and "table" not in render(source, 1)
+    assert "#:" not in skeleton
+    assert "return self.table[path]" in render(source, "two")  # the solution
+    assert "return self.table[path]" in render(source, "three", skeleton=True)  # later skeletons
+    assert "resolve" in render(source, "one") and "table" not in render(source, "one")
 
 
 def test_a_file_marker_limits_the_whole_file():
-    source = "#: file from 03\nx = 1\n"
-    assert render(source, 2) is None
-    assert render(source, 3).strip() == "x = 1"
+    source = "#: file from three\nx = 1\n"
+    assert render(source, "two") is None
+    assert render(source, "three").strip() == "x = 1"
+
+
+def test_a_marked_unit_exists_only_in_its_stages():
+    source = """
+        #: until three
+        import json
+        #: from two until four
+        def helper():
+            return json.dumps(1)
+        #: since three
+        @property
+        def later():
+            return 3
+    """
+    assert render(source, "one") == "import json\n"
+    assert "import json" in render(source, "two") and "def helper" in render(source, "two")
+    assert "later" not in render(source, "two")
+    three = render(source, "three")
+    assert "import json" not in three and "helper" in three and "@property" in three
+    assert render(source, "four") == "@property\ndef later():\n    return 3\n"
+
+
+def test_a_variant_stands_in_for_its_sibling_under_its_name_in_its_stages():
+    source = """
+        class Server:
+            def serve(self):
+                return "final"
+
+            #: variant serve until three
+            def serve_simply(self):
+                return "simple"
+
+            def twice(self):
+                return self.serve() * 2
+
+            #: variant twice until three
+            def twice_simply(self):
+                return self.serve_simply() * 2
+
+
+        #: variant Server from two until three
+        class LoggingServer:
+            def serve(self):
+                return "logged"
+
+
+        def main():
+            return Server().serve()
+
+
+        #: variant main until three
+        def main_simply():
+            return LoggingServer().twice() + other.serve_simply()
+    """
+    one = render(source, "one")
+    assert 'class Server:\n    def serve(self):\n        return "simple"' in one
+    assert "def twice(self):\n        return self.serve() * 2" in one
+    # Another object's attribute keeps its name; LoggingServer is a variant of stage two only.
+    assert "def main():\n    return LoggingServer().twice() + other.serve_simply()" in one
+    two = render(source, "two")
+    assert 'class Server:\n    def serve(self):\n        return "logged"' in two
+    assert "def main():\n    return Server().twice() + other.serve_simply()" in two
+    three = render(source, "three")
+    assert '"final"' in three and "Logging" not in three and "simpl" not in three
+    assert "#:" not in one + two + three
+
+
+def test_a_todo_inside_a_variant_names_the_unit_it_stands_for():
+    source = """
+        class App:
+            def handle(self):
+                return 2
+
+            #: variant handle until two
+            def handle_plainly(self):
+                #: todo one Return 1.
+                return 1
+                #: end one
+    """
+    assert "one: sketch/demo.py: App.handle: Return 1." in render(source, "one", skeleton=True)
+
+
+def test_a_mistake_stands_in_for_its_unit_only_when_asked_and_in_its_stage():
+    source = """
+        def add(a, b):
+            return a + b
+
+
+        #: mistake off-by-one: add in two
+        def add_wrongly(a, b):
+            return a + b + 1
+    """
+    assert "a + b + 1" not in render(source, "two")
+    assert "def add(a, b):\n    return a + b + 1" in render(source, "two", mistake="off-by-one")
+    assert "a + b + 1" not in render(source, "three", mistake="off-by-one")
+    mistakes = markers.parse(textwrap.dedent(source), "demo.py", ORDER).units
+    assert [(u.mistake, u.target, u.lo) for u in mistakes] == [("off-by-one", "add", 1)]
 
 
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
-        ("#: from 02\nx = 1\n", "not closed"),
-        ("x = 1\n#: end\n", "without an open block"),
-        ("#: sometimes\n#: end\n", "unknown marker"),
-        ("#: from two\n#: end\n", "expected 'from NN'"),
+        ("#: from two\nx = 1\n", "not closed by '#: end two'"),
+        ("x = 1\n#: end two\n", "without an open block"),
+        ("#: from two\n#: from three\nx = 1\n#: end two\n#: end three\n", "closes the block"),
+        ("#: sometimes\nx = 1\n", "unknown marker"),
+        ("#: from five\nx = 1\n#: end five\n", "no stage named 'five'"),
+        ("#: until two\nx = 1\n", "goes above a def, class, import"),
+        ("#: until two\n\ndef f(): pass\n", "right above"),
+        ("#: variant g until two\ndef f(): pass\n", "no unit 'g'"),
+        ("def f(): pass\n#: from three until two\ndef g(): pass\n", "exists in no stage"),
+        ("#: from two\nx = 1\n#: until three\ndef g():\n    pass\n    #: end two\n", "crosses"),
+        ("def f(:\n", "not valid Python"),
     ],
 )
 def test_a_bad_marker_is_an_error_naming_file_and_line(source, problem):
-    with pytest.raises(build.MarkerError, match=problem) as error:
-        render(source, 1)
+    with pytest.raises(markers.MarkerError, match=problem) as error:
+        render(source, "one")
     assert "sketch/demo.py" in str(error.value)
+
+
+def test_two_variants_of_one_unit_in_one_stage_are_an_error():
+    source = """
+        def f(): pass
+        #: variant f until three
+        def f_one(): pass
+        #: variant f from two until four
+        def f_two(): pass
+    """
+    assert "pass" in render(source, "one")
+    with pytest.raises(markers.MarkerError, match="two variants of f"):
+        render(source, "two")
 
 
 @pytest.fixture
@@ -90,12 +213,24 @@ def tiny_workshop(tmp_path: Path) -> Path:
     source = tmp_path / "source" / "sketch"
     source.mkdir(parents=True)
     (source / "core.py").write_text(
-        "def answer() -> int:\n    #: to 01\n    return 0\n    #: end\n"
-        "    #: todo 02 Return 42.\n    return 42\n    #: end\n"
+        "def answer() -> int:\n    #: todo two Return 42.\n    return 42\n    #: end two\n\n\n"
+        "#: variant answer until two\ndef no_answer() -> int:\n    return 0\n"
     )
     manifest._load.cache_clear()
     yield tmp_path
     manifest._load.cache_clear()
+
+
+def test_mistakes_are_listed_with_the_file_and_function_to_point_the_learner_to(tiny_workshop):
+    (tiny_workshop / "source/sketch/core.py").write_text(
+        "class Core:\n    def answer(self) -> int:\n        return 42\n\n"
+        "    #: mistake off-by-one: answer in two\n"
+        "    def answer_wrongly(self) -> int:\n        return 41\n"
+    )
+    assert build.mistakes(tiny_workshop) == [
+        build.Mistake("off-by-one", "two", "sketch/core.py", "Core.answer")
+    ]
+    assert build.mistakes() == []  # issue 16 writes the workshop's own
 
 
 def test_build_writes_every_snapshot_and_a_lock(tiny_workshop):
@@ -134,3 +269,22 @@ def test_build_never_overwrites_learner_work_without_force(tiny_workshop):
     report = build.write(tiny_workshop, force=True)
     assert "steps/02_two/sketch/core.py" in report.written
     assert "Return the answer." in learner_file.read_text()
+
+
+def test_show_prints_a_stage_and_its_diff_from_the_stage_before():
+    from tests.test_grading import run_invoke
+
+    stages = manifest.stages()
+    keepalive = manifest.find("keepalive")
+    before = stages[stages.index(keepalive) - 1]
+    done = run_invoke(manifest.ROOT, "show", keepalive.id, "protocol.py", "--diff")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"--- {before.id} reference: sketch/protocol.py" in done.stdout
+    assert f"+++ {keepalive.id} reference: sketch/protocol.py" in done.stdout
+    assert '-    """Reads an HTTP/1.1 request from a connection, answers it, and closes."""' in (
+        done.stdout
+    )
+    listing = run_invoke(manifest.ROOT, "show", "shutdown", "--skeleton")
+    assert "sketch/connections.py" in listing.stdout and "new" in listing.stdout
+    one = run_invoke(manifest.ROOT, "show", "echo", "server.py", "--skeleton")
+    assert "raise NotImplementedError(" in one.stdout and "#:" not in one.stdout

@@ -4,21 +4,20 @@ import re
 
 import pytest
 
-from workshop import manifest
+from workshop import doctables, manifest
 from workshop.tasks import namespace
+from workshop.todos import stubs
 
 ROOT = manifest.ROOT
 STAGES = manifest.stages()
-EXPECTED = [
-    "01_echo", "02_parsing", "03_responses", "04_routing", "05_params",
-    "06_middleware", "07_lifecycle", "08_errors", "09_keepalive", "10_shutdown",
-]  # fmt: skip
-TODO_RAISE = re.compile(r"NotImplementedError\(\s*['\"](\d\d_\w+): (sketch/[\w/]+\.py): ([\w.]+):")
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def test_the_manifest_lists_the_ten_stages_in_order():
-    assert [s.id for s in STAGES] == EXPECTED
+def test_the_manifest_numbers_its_stages_one_by_one_and_names_every_stage_folder():
+    assert [s.number for s in STAGES] == list(range(1, len(STAGES) + 1))
+    for top in ("steps", "solutions"):
+        folders = sorted(p.name for p in (ROOT / top).iterdir() if p.is_dir())
+        assert folders == [s.id for s in STAGES], f"{top}/ and stages.toml disagree"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
@@ -33,9 +32,9 @@ def todos(stage: manifest.Stage) -> list[tuple[str, str]]:
     """(file, function) of every TODO in the stage's skeleton."""
     found = []
     for path in sorted((stage.step_dir() / "sketch").rglob("*.py")):
-        for match in TODO_RAISE.finditer(path.read_text()):
-            if match[1] == stage.id:
-                found.append((match[2], match[3]))
+        for _, todo in stubs(path.read_text(encoding="utf-8")):
+            if todo.stage_id == stage.id:
+                found.append((todo.file, todo.function))
     return found
 
 
@@ -53,6 +52,11 @@ def test_every_lesson_names_each_todo_by_file_and_function(stage):
         if function.split(".")[-1] not in lesson or file.split("/")[-1] not in lesson
     ]
     assert not missing, f"{stage.id}'s lesson does not mention these TODOs: {missing}"
+
+
+def test_the_stage_tables_of_the_docs_say_what_the_manifest_says():
+    stale = doctables.stale()
+    assert not stale, f"{stale}: a table of stages differs from stages.toml; run `invoke build`"
 
 
 def test_every_invoke_command_in_the_docs_exists():

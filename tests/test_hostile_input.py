@@ -300,5 +300,5 @@ async def test_every_response_carries_one_date_in_imf_fixdate(server, data, stat
         sent=reply.sent,
         expected=f"{status}, and one header like `Date: Sun, 06 Nov 1994 08:49:37 GMT`, now",
         got=reply.raw,
-        look="sketch/httpdate.py: http_date, and sketch/protocol.py: encode",
+        look="sketch/writer.py: response_bytes, and sketch/httpdate.py: http_date",
     )

@@ -90,7 +90,7 @@ def test_progress_shows_passes_swaps_hints_and_checkpoints(clone: Path):
     assert f"1/{len(stage(clone).hints)}" in rows["01_echo"]
     assert "parser.py" in rows["02_parsing"] and "▶" in rows["02_parsing"]
     assert "not started" in rows["03_responses"]
-    assert "1 of 10 stages passed" in table
+    assert f"1 of {len(ids)} stages passed" in table
 
 
 def test_progress_says_failing_after_a_failed_check_until_it_passes(clone: Path):

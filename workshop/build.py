@@ -1,148 +1,33 @@
-"""The snapshot builder: one annotated source, twenty snapshots.
+"""The snapshot builder: one source, a skeleton and a solution for every stage.
 
-The framework is written once, in `source/sketch/`, as ordinary Python. Comment lines that
-start with `#:` say in which stages a block of lines exists:
-
-    #: file from 04            (first line) the whole file exists from stage 04 on
-    #: from 05                 the lines up to `#: end` exist from stage 05 on
-    #: to 08                   ... exist up to and including stage 08, then go away
-    #: from 05 to 08           ... exist in stages 05 to 08
-    #: todo 04 Match the path  ... exist from stage 04 on, and in stage 04's skeleton are
-                               replaced by `raise NotImplementedError(...)`: the learner's TODO
-    #: end
-
-Blocks nest. For every stage NN the builder writes two snapshots:
-
-    solutions/NN_name/sketch/   the reference at the end of the stage
-    steps/NN_name/sketch/       the same, with stage NN's `todo` blocks stubbed out
-
-Every generated file is formatted with ruff, and `workshop.lock` records the hash of every
-file shipped under steps/ and solutions/, so `invoke build` can refuse to overwrite a file a
-learner changed, and `invoke update` can tell shipped files from edited ones.
+For every stage the builder writes `solutions/NN_name/sketch/` (the reference at the end of
+the stage) and `steps/NN_name/sketch/` (the same, with the stage's own `todo` blocks stubbed
+out), each file made from `source/sketch/` by its `#:` markers (workshop/markers.py) and
+formatted with ruff. `workshop.lock` records the hash of every file shipped under steps/
+and solutions/, so a build never overwrites a learner's work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop import manifest
+from workshop.markers import PACKAGE, MarkerError, Source, parse, renames, render
 
 SOURCE = Path("source") / "sketch"
 LOCK = "workshop.lock"
-PACKAGE = "sketch"
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache"}
-
-_MARKER = re.compile(r"^\s*#:\s*(?P<body>.*?)\s*$")
-_RANGE = re.compile(r"^(?:from\s+(?P<lo>\d+))?\s*(?:to\s+(?P<hi>\d+))?$")
-_TODO = re.compile(r"^todo\s+(?P<stage>\d+)\s+(?P<message>\S.*)$")
-_FILE = re.compile(r"^file\s+(?P<range>.*)$")
-_DEF = re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>\w+)")
-_CLASS = re.compile(r"^(?P<indent>\s*)class\s+(?P<name>\w+)")
+IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"}
 
 
-class MarkerError(ValueError):
-    """A `#:` marker the builder cannot read; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class Block:
-    lo: int  # first stage the lines exist in
-    hi: int  # last stage they exist in
-    todo: str | None = None  # the TODO message, for `#: todo` blocks
-    where: str = ""  # "sketch/router.py: UrlDispatcher.resolve", for the stub's message
-    indent: str = ""
-
-    def visible(self, stage: int) -> bool:
-        return self.lo <= stage <= self.hi
-
-
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _qualname(lines: list[str], index: int) -> str:
-    """The function (and class) that line `index` sits in, for a TODO's message."""
-    width = len(_indent(lines[index]))
-    names: list[str] = []
-    for line in reversed(lines[:index]):
-        pattern = _CLASS if names else _DEF
-        found = pattern.match(line)
-        if found and len(found["indent"]) < width:
-            names.insert(0, found["name"])
-            width = len(found["indent"])
-            if pattern is _CLASS or width == 0:
-                break
-    return ".".join(names) or "module level"
-
-
-def _parse_range(text: str, where: str) -> tuple[int, int]:
-    found = _RANGE.match(text)
-    if not text or not found:
-        raise MarkerError(f"{where}: expected 'from NN', 'to NN' or 'from NN to MM', got {text!r}")
-    return int(found["lo"] or 0), int(found["hi"] or 999)
-
-
-def render(text: str, rel_path: str, stage: int, *, skeleton: bool, stage_id: str) -> str | None:
-    """The file as it stands in one stage's snapshot, or None when it does not exist there."""
-    lines = text.splitlines()
-    if lines and (head := _MARKER.match(lines[0])) and (whole := _FILE.match(head["body"])):
-        lo, hi = _parse_range(whole["range"], f"{rel_path}:1")
-        if not lo <= stage <= hi:
-            return None
-        lines[0] = ""  # keep line numbers in messages right
-
-    out: list[str] = []
-    stack: list[Block] = []
-    for number, line in enumerate(lines, start=1):
-        marker = _MARKER.match(line)
-        if not marker:
-            if all(b.visible(stage) for b in stack) and not any(
-                b.todo is not None and skeleton and b.lo == stage for b in stack
-            ):
-                out.append(line)
-            continue
-        body, where = marker["body"], f"{PACKAGE}/{rel_path}:{number}"
-        if body == "end":
-            if not stack:
-                raise MarkerError(f"{where}: '#: end' without an open block")
-            stack.pop()
-            continue
-        if todo := _TODO.match(body):
-            block = Block(
-                lo=int(todo["stage"]),
-                hi=999,
-                todo=todo["message"],
-                where=f"{PACKAGE}/{rel_path}: {_qualname(lines, number - 1)}",
-                indent=_indent(line),
-            )
-            outer_visible = all(b.visible(stage) for b in stack)
-            if skeleton and block.lo == stage and outer_visible:
-                out.extend(_stub(block, stage_id))
-        elif body.startswith(("from", "to")):
-            block = Block(*_parse_range(body, where))
-        else:
-            raise MarkerError(f"{where}: unknown marker {body!r}")
-        stack.append(block)
-    if stack:
-        raise MarkerError(f"{PACKAGE}/{rel_path}: {len(stack)} block(s) not closed by '#: end'")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _stub(block: Block, stage_id: str) -> list[str]:
-    message = f"{stage_id}: {block.where}: {block.todo}"
-    return [
-        f"{block.indent}# TODO({stage_id}): {block.todo}",
-        f"{block.indent}raise NotImplementedError({message!r})",
-    ]
+# --- every stage, every file --------------------------------------------------------------
 
 
 def _source_files(root: Path) -> list[Path]:
@@ -150,24 +35,90 @@ def _source_files(root: Path) -> list[Path]:
     return sorted(p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts))
 
 
-def generate(root: Path = manifest.ROOT) -> dict[str, str]:
-    """Every generated file, as {path relative to root: text}, formatted with ruff."""
-    files: dict[str, str] = {}
-    for stage in manifest.stages(root):
-        targets = {"solutions": False, "steps": True}
-        for folder, skeleton in targets.items():
-            for source in _source_files(root):
-                rel = source.relative_to(root / SOURCE).as_posix()
-                text = render(
-                    source.read_text(encoding="utf-8"),
-                    rel,
-                    stage.number,
-                    skeleton=skeleton,
-                    stage_id=stage.id,
+def sources(root: Path = manifest.ROOT) -> list[Source]:
+    """Every source file, parsed."""
+    order = [stage.name for stage in manifest.stages(root)]
+    found: list[Source] = []
+    owners: dict[str, str] = {}  # a variant's own name -> the file it is in
+    for path in _source_files(root):
+        rel = path.relative_to(root / SOURCE).as_posix()
+        source = parse(path.read_text(encoding="utf-8"), rel, order)
+        for unit in source.units:
+            if unit.own and owners.setdefault(unit.own, rel) != rel:
+                raise MarkerError(
+                    f"{PACKAGE}/{rel}:{unit.marker + 1}: {PACKAGE}/{owners[unit.own]} has a "
+                    f"variant named {unit.own!r} too: snapshots rename them by that name"
                 )
+        found.append(source)
+    for source in found:
+        for qualname in source.spans:
+            name = qualname.rsplit(".", 1)[-1]
+            if owners.get(name, source.path) != source.path:
+                raise MarkerError(
+                    f"{PACKAGE}/{owners[name]}: a variant is named {name!r}, as a unit of "
+                    f"{PACKAGE}/{source.path} is: snapshots would rename that one too"
+                )
+    return found
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake (`#: mistake`): which stage's tests must catch it, and where a failing
+    test should point the learner: the file and the function the mistake stands in for."""
+
+    name: str
+    stage: str  # the stage's name, as markers write it
+    file: str  # "sketch/app.py"
+    function: str  # "Application.handle", as the snapshot names it
+
+
+def mistakes(root: Path = manifest.ROOT) -> list[Mistake]:
+    """Every known mistake in the source; `render(..., mistake=NAME)` puts one in place."""
+    order = [stage.name for stage in manifest.stages(root)]
+    found = []
+    for source in sources(root):
+        renamed = {u.own: u.target.rsplit(".", 1)[-1] for u in source.units if u.target}
+        for unit in source.units:
+            if unit.mistake and unit.target:
+                function = ".".join(renamed.get(n, n) for n in unit.target.split("."))
+                where = f"{PACKAGE}/{source.path}"
+                found.append(Mistake(unit.mistake, order[unit.lo], where, function))
+    return found
+
+
+def generate(
+    root: Path = manifest.ROOT, only: Sequence[manifest.Stage] | None = None
+) -> dict[str, str]:
+    """Every generated file (of the stages ONLY, default all), as {path from root: text}."""
+    files: dict[str, str] = {}
+    parsed = sources(root)
+    for index, stage in enumerate(manifest.stages(root)):
+        if only is not None and stage not in only:
+            continue
+        names = {own: name for source in parsed for own, name in renames(source, index).items()}
+        for folder, skeleton in (("solutions", False), ("steps", True)):
+            for source in parsed:
+                text = render(source, index, stage.id, skeleton=skeleton, names=names)
                 if text is not None:
-                    files[f"{folder}/{stage.id}/{PACKAGE}/{rel}"] = text
+                    files[f"{folder}/{stage.id}/{PACKAGE}/{source.path}"] = text
     return _formatted(files, root)
+
+
+def snapshots(
+    stages: Sequence[manifest.Stage], *, skeleton: bool = False, root: Path = manifest.ROOT
+) -> dict[str, dict[str, str]]:
+    """Some stages' sketch/ packages, made in memory: {stage id: {file name: text}}.
+
+    The reference at the end of each stage, or with SKELETON what the learner starts from.
+    Nothing is written: this is how a maintainer reviews a stage (`invoke show`).
+    """
+    folder = "steps" if skeleton else "solutions"
+    made: dict[str, dict[str, str]] = {stage.id: {} for stage in stages}
+    for rel, text in generate(root, only=stages).items():
+        top, stage_id, _, name = rel.split("/", 3)
+        if top == folder:
+            made[stage_id][name] = text
+    return made
 
 
 def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:

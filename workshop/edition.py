@@ -44,7 +44,7 @@ else:  # pragma: no cover - Python 3.10
 
 KIND = "classroom"
 # Files of the workshop that every edition ships, as they are (a prefix ends with "/").
-SHIPPED = ("workshop/", "tasks.py", "pyproject.toml", ".gitignore",
+SHIPPED = ("workshop/", "tasks.py", "pyproject.toml", ".gitignore", ".devcontainer/",
            ".github/workflows/classroom.yml")  # fmt: skip
 # Shipped only when no open stage's reference shows in them.
 OPTIONAL = ("docs/WORKFLOW.md",)

@@ -49,13 +49,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import re
 import tokenize
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import manifest
+from workshop import manifest, todos
 from workshop.manifest import Stage
 
 PACKAGE = "sketch"
@@ -151,12 +150,12 @@ def _digest(text: str) -> str:
 
 def answer_files(stage_id: str, skeleton: Path) -> list[str]:
     """The files of a skeleton's sketch/ that hold a TODO of the stage, relative to sketch/."""
-    stub = re.compile(rf"raise NotImplementedError\(\s*['\"]{re.escape(stage_id)}: ")
     package = skeleton / PACKAGE
     return sorted(
         path.relative_to(package).as_posix()
         for path in package.rglob("*.py")
-        if "__pycache__" not in path.parts and stub.search(path.read_text(encoding="utf-8"))
+        if "__pycache__" not in path.parts
+        and any(todo.stage_id == stage_id for _, todo in todos.stubs(path.read_text("utf-8")))
     )
 
 

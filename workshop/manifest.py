@@ -22,6 +22,7 @@ class Stage:
 
     id: str  # "04_routing": the folder name under steps/ and solutions/
     title: str
+    summary: str = ""  # what the learner builds, for the README's table
     points: int = 10
     minutes: int = 30
     hints: tuple[str, ...] = field(default=())
@@ -59,12 +60,20 @@ class Stage:
 
 @cache
 def _load(path: Path) -> tuple[Stage, ...]:
-    with path.open("rb") as f:
-        data = tomllib.load(f)
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def parse(text: str) -> tuple[Stage, ...]:
+    """The stages a manifest's TEXT lists (another revision's, say), in order."""
+    data = tomllib.loads(text)
     stages = tuple(
         Stage(
             id=entry["id"],
             title=entry["title"],
+            summary=entry.get("summary", ""),
             points=int(entry.get("points", 10)),
             minutes=int(entry.get("minutes", 30)),
             hints=tuple(entry.get("hints", ())),
@@ -73,13 +82,19 @@ def _load(path: Path) -> tuple[Stage, ...]:
     )
     numbers = [s.number for s in stages]
     if numbers != sorted(set(numbers)):
-        raise ValueError(f"{path}: stage numbers must be unique and in order, got {numbers}")
+        raise ValueError(f"stage numbers must be unique and in order, got {numbers}")
     return stages
 
 
 def stages(root: Path = ROOT) -> tuple[Stage, ...]:
     """Every stage, in order."""
     return _load((root / MANIFEST).resolve())
+
+
+def final(root: Path = ROOT) -> Stage:
+    """The last stage: its solution is the finished framework (the board and the benchmark run on
+    it). Ask here rather than naming it: `invoke new-step` may add a stage after it."""
+    return stages(root)[-1]
 
 
 def find(key: str | int, root: Path = ROOT) -> Stage:

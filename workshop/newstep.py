@@ -10,9 +10,10 @@ The new stage NN+1 starts as a copy of stage NN's end (same code, nothing to do 
   (the TODO raises) and passes on the solution, so `invoke verify` holds from the start.
 
 When a stage NN+1 exists already, every later stage moves up by one first: its folders
-under steps/ and solutions/, its id in the manifest, every mention of its id in the docs,
-lessons and tests, and the stage numbers in the `#:` markers of source/sketch/ (a block
-that ended at stage NN now ends at the new stage, which is NN's code unchanged). Then
+under steps/ and solutions/, its id in the manifest, and every mention of its id in the
+docs, lessons and tests. The `#:` markers of source/sketch/ name stages without their number
+(`#: from routing`), so no marker changes: code that exists "until params" still goes away
+at params, and the new stage, inserted before it, has NN's code unchanged. Then
 `invoke build` writes the new stage's skeleton and solution.
 """
 
@@ -22,12 +23,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomlkit
+
 from workshop import build, manifest
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_MARKER = re.compile(r"^(?P<lead>\s*#:\s*)(?P<body>.*?)(?P<trail>\s*)$")
-_RANGE = re.compile(r"^(?P<file>file\s+)?(?:from\s+(?P<lo>\d+))?(?P<gap>\s*)(?:to\s+(?P<hi>\d+))?$")
-_TODO = re.compile(r"^todo\s+(?P<n>\d+)(?P<rest>\s+.*)$")
+PLACEHOLDER_HINTS = (  # `invoke hint` shows them until the instructor writes the real ones
+    "TODO(instructor): the first hint, a nudge: which file and function to open.",
+    "TODO(instructor): the second hint: the idea, in a sentence.",
+    "TODO(instructor): the last hint: close to the answer.",
+)
 TEXT_FILES = (
     "stages.toml",
     "README.md",
@@ -45,32 +50,6 @@ class NewStep:
     renamed: dict[str, str] = field(default_factory=dict)  # old id -> new id
     written: list[str] = field(default_factory=list)  # files created
     rewritten: list[str] = field(default_factory=list)  # files whose ids/markers changed
-
-
-def shift_marker(line: str, after: int) -> str:
-    """One source line with its `#:` stage numbers moved for a stage inserted after AFTER."""
-    found = _MARKER.match(line)
-    if not found:
-        return line
-    body = found["body"]
-    if todo := _TODO.match(body):
-        n = int(todo["n"])
-        body = f"todo {n + 1 if n > after else n:02d}{todo['rest']}"
-    elif (rng := _RANGE.match(body)) and (rng["lo"] or rng["hi"]):
-        parts = [rng["file"] or ""]
-        if rng["lo"]:
-            lo = int(rng["lo"])
-            parts.append(f"from {lo + 1 if lo > after else lo:02d}")
-        if rng["hi"]:
-            hi = int(rng["hi"])
-            parts.append(f"{' ' if rng['lo'] else ''}to {hi + 1 if hi >= after else hi:02d}")
-        body = "".join(parts)
-    return f"{found['lead']}{body}{found['trail']}"
-
-
-def shift_source(text: str, after: int) -> str:
-    lines = text.split("\n")
-    return "\n".join(shift_marker(line, after) for line in lines)
 
 
 def _replace_ids(text: str, renamed: dict[str, str]) -> str:
@@ -127,16 +106,10 @@ def new_step(
             if new != text:
                 path.write_text(new, encoding="utf-8")
                 result.rewritten.append(path.relative_to(root).as_posix())
-        for path in sorted((root / build.SOURCE).rglob("*.py")):
-            text = path.read_text(encoding="utf-8")
-            new = shift_source(text, previous.number)
-            if new != text:
-                path.write_text(new, encoding="utf-8")
-                result.rewritten.append(path.relative_to(root).as_posix())
 
     _insert_manifest_entry(root, previous.id, stage_id, title or _title(name), points, minutes)
     files = {
-        module: _module(stage_id, number, name),
+        module: _module(stage_id, name),
         root / "steps" / stage_id / "README.md": _lesson(stage_id, title or _title(name), name),
         root / "steps" / stage_id / "tests" / f"test_{name}.py": _test(stage_id, name),
     }
@@ -155,48 +128,40 @@ def _title(name: str) -> str:
 def _insert_manifest_entry(
     root: Path, after_id: str, stage_id: str, title: str, points: int, minutes: int
 ) -> None:
-    """Add a [[stage]] block right after AFTER_ID's block, keeping the rest of the file."""
+    """Add a [[stage]] table right after AFTER_ID's, keeping the rest of the file as it is."""
     path = root / manifest.MANIFEST
-    text = path.read_text(encoding="utf-8")
-    blocks = re.split(r"(?m)^(?=\[\[stage\]\])", text)
-    entry = (
-        "[[stage]]\n"
-        f'id = "{stage_id}"\n'
-        f"title = {_toml_string(title)}\n"
-        f"points = {points}\n"
-        f"minutes = {minutes}\n"
-        "hints = []\n"
-    )
-    for index, block in enumerate(blocks):
-        if re.search(rf'(?m)^id\s*=\s*"{re.escape(after_id)}"', block):
-            if not block.endswith("\n\n"):
-                blocks[index] = block.rstrip("\n") + "\n\n"
-            ending = "\n" if index + 1 < len(blocks) else ""
-            blocks.insert(index + 1, entry + ending)
-            break
-    else:  # pragma: no cover - manifest.find found it, so the file has it
-        raise ValueError(f"{after_id} not found in {path}")
-    path.write_text("".join(blocks), encoding="utf-8")
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    tables = document["stage"]
+    after = next(i for i, t in enumerate(tables) if t["id"] == after_id)  # type: ignore[index]
+    entry = tomlkit.table()
+    entry.add("id", stage_id)
+    entry.add("title", title)
+    entry.add("summary", "TODO: what the learner builds, for the README's table")
+    entry.add("points", points)
+    entry.add("minutes", minutes)
+    hints = tomlkit.array()
+    hints.extend(PLACEHOLDER_HINTS)
+    hints.multiline(True)
+    entry.add("hints", hints)
+    entry.add(tomlkit.nl())  # a blank line before the next [[stage]], as between the others
+    tables.insert(after + 1, entry)  # type: ignore[union-attr]
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
-def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _module(stage_id: str, number: int, name: str) -> str:
-    return f'''#: file from {number:02d}
+def _module(stage_id: str, name: str) -> str:
+    return f'''#: file from {name}
 """Stage {stage_id}: TODO(instructor) say what this module is for.
 
 Written by `invoke new-step`. Replace the placeholder below with the stage's real code, and
-mark what the learner writes with `#: todo {number:02d} ...` blocks (docs/DEVELOPING.md).
+mark what the learner writes with `#: todo {name} ...` blocks (docs/DEVELOPING.md).
 """
 
 
 def {name}_ready() -> bool:
     """A placeholder for the stage's first TODO: the tests call it."""
-    #: todo {number:02d} Replace this placeholder with the stage's first real TODO.
+    #: todo {name} Replace this placeholder with the stage's first real TODO.
     return True
-    #: end
+    #: end {name}
 '''
 
 

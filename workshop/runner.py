@@ -27,17 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import manifest, sandbox, untrusted
+from workshop import manifest, sandbox, todos, untrusted
 from workshop.manifest import Stage
 from workshop.untrusted import plain
 
 STAGE_TIMEOUT = 90.0  # seconds for one stage's whole run
-# A TODO's stub, raised: "NotImplementedError: 04_routing: sketch/router.py: UrlDispatcher.resolve:
-# ..." as a traceback prints it, or "NotImplementedError('04_routing: ...')" as repr() shows it.
-TODO_RAISED = re.compile(
-    r"NotImplementedError(?::\s*|\(\s*['\"])(?P<stage>\d\d_\w+): (?P<file>sketch/[\w/]+\.py): "
-    r"(?P<function>[\w.]+(?: level)?): (?P<todo>[^'\"\n]*)"
-)
 LOOK_AT = re.compile(r"^\s*look at:\s*(?P<where>.+)$", re.MULTILINE)
 
 
@@ -110,8 +104,8 @@ class StageRun:
         texts = [failure.message, failure.output] if failure else []
         texts += [e["message"] for e in self.collection_errors]
         for text in texts:
-            if found := TODO_RAISED.search(text):
-                return Where(found["file"], found["function"], found["todo"].strip().strip("'\""))
+            if todo := todos.raised(text):  # a TODO's stub, raised (workshop/todos.py)
+                return Where(todo.file, todo.function, todo.message)
         for text in texts:
             if found := LOOK_AT.search(text):
                 file, _, function = found["where"].partition(": ")

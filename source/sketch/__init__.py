@@ -1,14 +1,16 @@
 """sketch: a small async web framework, built one stage at a time on asyncio and httptools."""
-#: from 03
+#: from responses
 
 from sketch.request import Request
 from sketch.response import Response, json_response
-#: end
-#: from 04
+
+#: end responses
+#: from routing
 from sketch.app import Application
 from sketch.runner import run_app
-#: end
-#: from 08
+
+#: end routing
+#: from errors
 from sketch.exceptions import (
     HTTPBadRequest,
     HTTPException,
@@ -19,14 +21,14 @@ from sketch.exceptions import (
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
 )
-#: end
-#: from 03
+#: end errors
+#: from responses
 
 __all__ = [
-    #: from 04
+    #: from routing
     "Application",
-    #: end
-    #: from 08
+    #: end routing
+    #: from errors
     "HTTPBadRequest",
     "HTTPException",
     "HTTPForbidden",
@@ -35,12 +37,12 @@ __all__ = [
     "HTTPMethodNotAllowed",
     "HTTPNotFound",
     "HTTPRequestEntityTooLarge",
-    #: end
+    #: end errors
     "Request",
     "Response",
     "json_response",
-    #: from 04
+    #: from routing
     "run_app",
-    #: end
+    #: end routing
 ]
-#: end
+#: end responses

@@ -5,34 +5,34 @@ which, once connections are accepted.
 """
 
 import argparse
-#: from 04
+
+#: from routing
 import importlib
-#: end
-#: to 03
+
+#: end routing
+#: until routing
 import asyncio
-#: end
-#: from 04
+
+#: from routing
 import logging
-#: end
+
+#: end routing
 import sys
-#: from 04
+#: from routing
 
 from sketch.app import Application
 from sketch.demo import make_app
 from sketch.runner import run_app
-#: end
-#: to 03
 
-#: end
-#: to 01
+#: end routing
+#: until parsing
 from sketch.protocol import EchoProtocol
-#: end
-#: from 02 to 03
-from sketch.protocol import HttpProtocol
-#: end
-#: to 03
+
+#: from parsing until routing
+from sketch.protocol import OneShotHttpProtocol
+
+#: until routing
 from sketch.server import serve_forever
-#: end
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,26 +44,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         help="the application, as module:attribute (an Application or a function making one)",
     )
-    #: from 09
+    #: from keepalive
     parser.add_argument(
         "--keepalive-timeout", type=float, default=75.0, help="seconds an idle connection stays"
     )
     parser.add_argument(
         "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
     )
-    #: end
-    #: from 10
+    #: end keepalive
+    #: from shutdown
     parser.add_argument(
         "--shutdown-timeout",
         type=float,
         default=60.0,
         help="seconds requests in flight get to finish after SIGINT or SIGTERM",
     )
-    #: end
+    #: end shutdown
     return parser.parse_args(argv)
-#: from 04
 
 
+#: since routing
 def load_app(spec: str) -> Application:
     """Import `module:attribute`; call it if it is a function that makes the app."""
     module_name, _, attribute = spec.partition(":")
@@ -72,43 +72,20 @@ def load_app(spec: str) -> Application:
     if not isinstance(app, Application):
         raise SystemExit(f"{spec} is not an Application, nor a function returning one")
     return app
-#: end
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    #: to 03
-    if args.app:
-        print("This stage serves its own demo only; applications come in 04.", file=sys.stderr)
-        return 2
-    try:
-        #: to 01
-        asyncio.run(serve_forever(EchoProtocol, args.host, args.port))
-        #: end
-        #: from 02
-        asyncio.run(serve_forever(HttpProtocol, args.host, args.port))
-        #: end
-    except KeyboardInterrupt:
-        pass
-    #: end
-    #: from 04
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = load_app(args.app) if args.app else make_app()
-    #: to 06
-    try:
-        run_app(app, host=args.host, port=args.port)
-    except KeyboardInterrupt:
-        pass
-    #: end
-    #: from 07
     options = {}
-    #: from 09
+    #: from keepalive
     options["keepalive_timeout"] = args.keepalive_timeout
     options["header_timeout"] = args.header_timeout
-    #: end
-    #: from 10
+    #: end keepalive
+    #: from shutdown
     options["shutdown_timeout"] = args.shutdown_timeout
-    #: end
+    #: end shutdown
     try:
         run_app(app, host=args.host, port=args.port, **options)
     except KeyboardInterrupt:
@@ -118,8 +95,44 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("sketch").exception("The server could not start")
         print(f"The server could not start: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    #: end
-    #: end
+    return 0
+
+
+#: variant main until parsing
+def main_echo(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.app:
+        print("This stage serves its own demo only; applications come in 04.", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve_forever(EchoProtocol, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+#: variant main from parsing until routing
+def main_http(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.app:
+        print("This stage serves its own demo only; applications come in 04.", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve_forever(OneShotHttpProtocol, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+#: variant main from routing until lifecycle
+def main_until_interrupted(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = load_app(args.app) if args.app else make_app()
+    try:
+        run_app(app, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

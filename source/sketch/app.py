@@ -1,82 +1,64 @@
-#: file from 04
+#: file from routing
 """The Application: routes, middlewares, hooks and shared state, in one object."""
 
 import logging
-#: from 08
+
+#: from errors
 import traceback
-#: end
+
+#: end errors
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
-#: from 06
+
+#: from middleware
 from functools import partial
-#: end
+
+#: end middleware
 from typing import Any
 
-#: from 08
+#: from errors
 from sketch.error_pages import error_page
 from sketch.exceptions import HTTPException
-#: end
+
+#: end errors
 from sketch.request import Request
 from sketch.response import Response
 from sketch.router import Handler, UrlDispatcher
 
 log = logging.getLogger("sketch")
-#: from 06
+#: from middleware
 
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
-#: end
-#: from 07
+#: end middleware
+#: from lifecycle
 Hook = Callable[["Application"], Awaitable[None]]
-#: end
+#: end lifecycle
 
 
 class Application(MutableMapping[str, Any]):
     """A web application. It is also a dict, for state shared by handlers: app["db"]."""
 
-    #: to 05
-    def __init__(self, *, debug: bool = False) -> None:
-    #: end
-    #: from 06
     def __init__(self, *, middlewares: Sequence[Middleware] = (), debug: bool = False) -> None:
-    #: end
         self.router = UrlDispatcher()
         self.debug = debug
         self._state: dict[str, Any] = {}
-        #: from 06
+        #: from middleware
         self.middlewares = list(middlewares)  # the first is the outermost
-        #: end
-        #: from 07
+        #: end middleware
+        #: from lifecycle
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.on_cleanup: list[Hook] = []
-        #: end
-    #: to 05
+        #: end lifecycle
 
-    async def handle(self, request: Request) -> Response:
-        """Find the handler for this request and call it."""
-        #: todo 04 Resolve the handler with self.router, call it, and check it gave a Response.
-        handler, request.match_info = self.router.resolve(request.method, request.path)
-        response = await handler(request)
-        if not isinstance(response, Response):
-            raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
-        return response
-        #: end
-    #: end
-    #: from 06 to 07
-
-    async def handle(self, request: Request) -> Response:
-        """Pass the request through the middlewares, outermost first, to the router."""
-        #: todo 06 Wrap self.dispatch in every middleware (the first in the list outermost).
-        handler: Handler = self.dispatch
-        for middleware in reversed(self.middlewares):
-            handler = partial(middleware, handler=handler)
-        return await handler(request)
-        #: end
-    #: end
-    #: from 08
+    #: variant __init__ until middleware
+    def init_without_middlewares(self, *, debug: bool = False) -> None:
+        self.router = UrlDispatcher()
+        self.debug = debug
+        self._state: dict[str, Any] = {}
 
     async def handle(self, request: Request) -> Response:
         """Answer every request with a Response: an HTTP error is a response too."""
-        #: todo 08 Return an HTTPException as the response; turn any other exception into a 500.
+        #: todo errors Return an HTTPException as the response; turn any other exception into a 500.
         try:
             return await self.middleware_chain(request)
         except HTTPException as error:
@@ -87,17 +69,38 @@ class Application(MutableMapping[str, Any]):
             log.exception("Error handling %s %s", request.method, request.path)
             detail = traceback.format_exc() if self.debug else None
             return error_page(request, 500, detail=detail)
-        #: end
+        #: end errors
 
+    #: variant handle until middleware
+    async def handle_by_router(self, request: Request) -> Response:
+        """Find the handler for this request and call it."""
+        #: todo routing Resolve the handler with self.router, call it, and check it gave a Response.
+        handler, request.match_info = self.router.resolve(request.method, request.path)
+        response = await handler(request)
+        if not isinstance(response, Response):
+            raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
+        return response
+        #: end routing
+
+    #: variant handle from middleware until errors
+    async def handle_by_middlewares(self, request: Request) -> Response:
+        """Pass the request through the middlewares, outermost first, to the router."""
+        #: todo middleware Wrap self.dispatch in every middleware (the first in the list outermost).
+        handler: Handler = self.dispatch
+        for middleware in reversed(self.middlewares):
+            handler = partial(middleware, handler=handler)
+        return await handler(request)
+        #: end middleware
+
+    #: since errors
     async def middleware_chain(self, request: Request) -> Response:
         """Pass the request through the middlewares, outermost first, to the router."""
         handler: Handler = self.dispatch
         for middleware in reversed(self.middlewares):
             handler = partial(middleware, handler=handler)
         return await handler(request)
-    #: end
-    #: from 06
 
+    #: since middleware
     async def dispatch(self, request: Request) -> Response:
         """The innermost handler: route the request and call the route's handler."""
         handler, request.match_info = self.router.resolve(request.method, request.path)
@@ -105,30 +108,30 @@ class Application(MutableMapping[str, Any]):
         if not isinstance(response, Response):
             raise TypeError(f"{handler.__qualname__} returned {response!r}, not a Response")
         return response
-    #: end
-    #: from 07
 
+    #: since lifecycle
     async def startup(self) -> None:
         """Run the on_startup hooks, in order, before the first connection is accepted."""
-        #: todo 07 Await every hook in self.on_startup, in order, passing the app.
+        #: todo lifecycle Await every hook in self.on_startup, in order, passing the app.
         for hook in self.on_startup:
             await hook(self)
-        #: end
+        #: end lifecycle
 
+    #: since lifecycle
     async def shutdown(self) -> None:
         """Run the on_shutdown hooks: the server has stopped accepting connections."""
-        #: todo 07 Await every hook in self.on_shutdown, in order.
+        #: todo lifecycle Await every hook in self.on_shutdown, in order.
         for hook in self.on_shutdown:
             await hook(self)
-        #: end
+        #: end lifecycle
 
+    #: since lifecycle
     async def cleanup(self) -> None:
         """Run the on_cleanup hooks, last: release what startup acquired."""
-        #: todo 07 Await every hook in self.on_cleanup, in order.
+        #: todo lifecycle Await every hook in self.on_cleanup, in order.
         for hook in self.on_cleanup:
             await hook(self)
-        #: end
-    #: end
+        #: end lifecycle
 
     # --- the mapping: app["key"] ------------------------------------------------------
 

@@ -1,57 +1,74 @@
-#: file from 04
+#: file from routing
 """The demo application `python -m sketch` serves when no APP is given."""
 
-#: from 06
+#: from middleware
 import logging
-#: end
-#: from 10
-import asyncio
-#: end
-#: from 08
-import sys
-#: end
 
-#: from 08
+#: end middleware
+#: from shutdown
+import asyncio
+
+#: end shutdown
+#: from errors
+import sys
+#: end errors
+
+#: from errors
 from sketch.exceptions import HTTPException, HTTPNotFound
-#: end
+
+#: end errors
 from sketch.app import Application
-#: from 06
+
+#: from middleware
 from sketch.app import Handler
-#: end
+
+#: end middleware
 from sketch.request import Request
 from sketch.response import Response, json_response
-#: to 07
 
 
-async def index(request: Request) -> Response:
+#: variant index until errors
+async def index_hello(request: Request) -> Response:
     return Response(text="Hello from sketch!\n")
 
 
-async def echo(request: Request) -> Response:
+#: variant echo until errors
+async def echo_first(request: Request) -> Response:
     """Send back what was posted, as JSON with a little about the request."""
     body = await request.text()
     return json_response({"method": request.method, "path": request.path, "body": body})
-#: end
-#: from 05 to 07
 
 
+#: from params until errors
 async def hello(request: Request) -> Response:
     return Response(text=f"Hello, {request.match_info['name']}!\n")
-#: end
-#: from 06 to 07
 
 
-async def log_requests(request: Request, handler: Handler) -> Response:
+#: variant log_requests from middleware until errors
+async def log_responses(request: Request, handler: Handler) -> Response:
     """A middleware: log each request with the status it got."""
     response = await handler(request)
     logging.getLogger("sketch.access").info(
         "%s %s -> %d", request.method, request.path, response.status
     )
     return response
-#: end
-#: from 08
 
 
+#: variant load_users from lifecycle until errors
+async def load_users_quietly(app: Application) -> None:
+    app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
+
+
+#: variant user from lifecycle until errors
+async def user_or_404(request: Request) -> Response:
+    name = request.match_info["username"]
+    users = request.app["users"]
+    if name not in users:
+        return Response(text=f"No user {name!r} here.\n", status=404)
+    return Response(text=f"Welcome, {users[name]}!\n")
+
+
+#: since middleware
 async def log_requests(request: Request, handler: Handler) -> Response:
     """A middleware: log each request with the status it got, raised HTTP errors included."""
     log = logging.getLogger("sketch.access")
@@ -62,29 +79,15 @@ async def log_requests(request: Request, handler: Handler) -> Response:
         raise
     log.info("%s %s -> %d", request.method, request.path, response.status)
     return response
-#: end
-#: from 07 to 07
 
 
-async def load_users(app: Application) -> None:
-    app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
-
-
-async def user(request: Request) -> Response:
-    name = request.match_info["username"]
-    users = request.app["users"]
-    if name not in users:
-        return Response(text=f"No user {name!r} here.\n", status=404)
-    return Response(text=f"Welcome, {users[name]}!\n")
-#: end
-#: from 08
-
-
+#: since lifecycle
 async def load_users(app: Application) -> None:
     """A startup hook: where a real app would connect to its database."""
     app["users"] = {"alice": "Alice Liddell", "bob": "Bob Dylan"}
 
 
+#: since errors
 async def close_users(app: Application) -> None:
     print("Cleanup: users released", file=sys.stderr, flush=True)
 
@@ -94,6 +97,7 @@ async def index(request: Request) -> Response:
     return Response(text=f"Hello from sketch! Try GET /alice. Users: {names}\n")
 
 
+#: since lifecycle
 async def user(request: Request) -> Response:
     """Welcome a known user; anyone else is a 404, raised like any other exception."""
     name = request.match_info["username"]
@@ -107,40 +111,46 @@ async def echo(request: Request) -> Response:
     """Send back what was posted, as JSON with a little about the request."""
     body = await request.text()
     return json_response({"method": request.method, "path": request.path, "body": body})
-#: end
-#: from 10
 
 
+#: since shutdown
 async def slow(request: Request) -> Response:
     """Take a while to answer (GET /slow?seconds=2): try a shutdown while it runs."""
     seconds = float(request.query.get("seconds", "2"))
     await asyncio.sleep(seconds)
     return Response(text=f"Done after {seconds:g} s.\n")
-#: end
 
 
 def make_app() -> Application:
-    #: to 05
-    app = Application()
-    #: end
-    #: from 06
     app = Application(middlewares=[log_requests])
-    #: end
-    #: from 07
     app.on_startup.append(load_users)
-    #: end
-    #: from 08
+    #: from errors
     app.on_cleanup.append(close_users)
-    #: end
+    #: end errors
     app.router.add_get("/", index)
     app.router.add_post("/echo", echo)
-    #: from 05 to 06
-    app.router.add_get("/hello/{name}", hello)
-    #: end
-    #: from 10
+    #: from shutdown
     app.router.add_get("/slow", slow)  # before /{username}, which would match it too
-    #: end
-    #: from 07
+    #: end shutdown
     app.router.add_get("/{username}", user)
-    #: end
+    return app
+
+
+#: variant make_app until middleware
+def make_plain_app() -> Application:
+    app = Application()
+    app.router.add_get("/", index)
+    app.router.add_post("/echo", echo)
+    #: from params
+    app.router.add_get("/hello/{name}", hello)
+    #: end params
+    return app
+
+
+#: variant make_app from middleware until lifecycle
+def make_logged_app() -> Application:
+    app = Application(middlewares=[log_requests])
+    app.router.add_get("/", index)
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/hello/{name}", hello)
     return app

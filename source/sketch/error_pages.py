@@ -1,4 +1,4 @@
-#: file from 08
+#: file from errors
 """The page a client sees when something went wrong: HTML for browsers, plain text otherwise.
 
 What went wrong is said in general terms. The traceback goes to the server's log, and to

@@ -1,4 +1,4 @@
-#: file from 08
+#: file from errors
 """HTTP errors and redirects that are both exceptions and responses, as in aiohttp.
 
 `raise HTTPNotFound()` anywhere below a handler ends the request with a 404: the
@@ -24,7 +24,8 @@ class HTTPException(Response, Exception):
         text: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        #: todo 08 Initialise the Response part (status from the class, a default text body), then Exception.
+        #: todo errors Initialise the Response part (status from the class, a default text body),
+        #:     then Exception.
         self.has_default_body = text is None  # the Application may dress it up per Accept
         if text is None:
             text = f"{self.status_code}: {reason or reason_phrase(self.status_code)}\n"
@@ -37,7 +38,7 @@ class HTTPException(Response, Exception):
             content_type=content_type,
         )
         Exception.__init__(self, f"{self.status} {self.reason}")
-        #: end
+        #: end errors
 
     def __str__(self) -> str:
         return f"{self.status} {self.reason}"
@@ -47,10 +48,10 @@ class HTTPRedirection(HTTPException):
     """3xx: the answer is elsewhere; `location` says where."""
 
     def __init__(self, location: str, **kwargs: object) -> None:
-        #: todo 08 Call HTTPException.__init__ with a Location header set to `location`.
+        #: todo errors Call HTTPException.__init__ with a Location header set to `location`.
         headers = {**dict(kwargs.pop("headers", None) or {}), "Location": str(location)}  # type: ignore[call-overload]
         super().__init__(headers=headers, **kwargs)  # type: ignore[arg-type]
-        #: end
+        #: end errors
         self.location = location
 
 

@@ -1,4 +1,4 @@
-#: file from 09
+#: file from keepalive
 """The Date header: when a response was made, in the one format HTTP allows.
 
 RFC 9110 (6.6.1) asks a server with a clock to date every response, as an IMF-fixdate in

@@ -1,4 +1,4 @@
-#: file from 02
+#: file from parsing
 """Turn a stream of bytes into complete requests, with httptools doing the hard part.
 
 httptools (a binding to llhttp, Node.js's parser) reads bytes as they come and calls
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httptools
-#: from 09
+#: from keepalive
 
 from sketch.limits import Limits, RequestRejected
-#: end
+#: end keepalive
 
 
 @dataclass
@@ -26,25 +26,18 @@ class RawRequest:
     version: str  # "1.1"
     headers: list[tuple[bytes, bytes]]  # in order, repeats kept
     body: bytes
-    #: from 09
+    #: from keepalive
     keep_alive: bool = False  # may the connection serve another request after this one?
-    #: end
+    #: end keepalive
 
 
 class RequestParser:
     """Feeds bytes to httptools and passes each complete request to `on_request`."""
 
-    #: to 08
-    def __init__(self, on_request: Callable[[RawRequest], None]) -> None:
-        self.on_request = on_request
-        self.parser = httptools.HttpRequestParser(self)
-        self.on_message_begin()
-    #: end
-    #: from 09
     def __init__(
         self,
         on_request: Callable[[RawRequest], None],
-        limits: Limits,
+        limits: Limits = Limits(),
         on_expect_continue: Callable[[], None] = lambda: None,
     ) -> None:
         self.on_request = on_request
@@ -54,14 +47,15 @@ class RequestParser:
         self.in_head = True  # until the end of the headers: the bytes coming are a head
         self.head_size = 0  # bytes of the current head received so far
         self.on_message_begin()
-    #: end
+
+    #: variant __init__ until keepalive
+    def init_without_limits(self, on_request: Callable[[RawRequest], None]) -> None:
+        self.on_request = on_request
+        self.parser = httptools.HttpRequestParser(self)
+        self.on_message_begin()
 
     def feed(self, data: bytes) -> None:
         """Parse what arrived; raises httptools.HttpParserError on malformed input."""
-        #: to 08
-        self.parser.feed_data(data)
-        #: end
-        #: from 09
         if self.in_head:
             self.head_size += len(data)  # reset by on_headers_complete if the head ends here
         try:
@@ -74,7 +68,11 @@ class RequestParser:
         # after feeding, so a body that came in the same piece as its head is not counted.
         if self.in_head and self.head_size > self.limits.max_head_size:
             raise RequestRejected(431, "the request head is too large")
-        #: end
+
+    #: variant feed until keepalive
+    def feed_whole(self, data: bytes) -> None:
+        """Parse what arrived; raises httptools.HttpParserError on malformed input."""
+        self.parser.feed_data(data)
 
     # --- callbacks, called by httptools from inside feed_data ---------------------------
 
@@ -84,68 +82,87 @@ class RequestParser:
         self.body = bytearray()
 
     def on_url(self, url: bytes) -> None:
-        #: todo 02 The URL may come in pieces: add this piece to self.url.
+        #: todo parsing The URL may come in pieces: add this piece to self.url.
         self.url += url
-        #: end
-        #: from 09
+        #: end parsing
+        #: from keepalive
         if len(self.url) > self.limits.max_line_size:
             raise RequestRejected(414, "the request target is too long")
-        #: end
+        #: end keepalive
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        #: from 09
+        #: from keepalive
         if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
             return
-        #: end
-        #: todo 02 Append (name, value) to self.headers; keep repeats, keep order.
+        #: end keepalive
+        #: todo parsing Append (name, value) to self.headers; keep repeats, keep order.
         self.headers.append((name, value))
-        #: end
-        #: from 09
+        #: end parsing
+        #: from keepalive
         if len(name) + len(value) > self.limits.max_field_size:
             raise RequestRejected(431, "a request header is too large")
         if len(self.headers) > self.limits.max_headers:
             raise RequestRejected(431, "the request has too many headers")
-        #: end
-    #: from 09
+        #: end keepalive
 
+    #: since keepalive
     @property
     def head_started(self) -> bool:
         """Part of a request head has arrived, but not all of it yet."""
         return self.in_head and self.head_size > 0
 
+    #: since keepalive
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_size = 0
         version = self.parser.get_http_version()
-        self.limits.check_head(version, self.headers)
+        self.check_head(version)
         # An HTTP/1.0 client knows no 100 Continue: it sends its body without waiting.
-        if version == "1.1" and self.limits.expects_continue(self.headers):
+        if version == "1.1" and expects_continue(self.headers):
             self.on_expect_continue()
-    #: end
+
+    #: since keepalive
+    def check_head(self, version: str) -> None:
+        """Refuse, once the headers are in, what no body or handler should ever see."""
+        names = {name.lower() for name, _ in self.headers}
+        if version == "1.1" and b"host" not in names:  # RFC 9112, 3.2
+            raise RequestRejected(400, "an HTTP/1.1 request must have a Host header")
+        for name, value in self.headers:
+            name = name.lower()
+            if name == b"content-length" and int(value) > self.limits.client_max_size:
+                raise RequestRejected(413, "the request body is too large")
+            if name == b"expect" and value.lower() != b"100-continue":
+                raise RequestRejected(417, "the only expectation we meet is 100-continue")
 
     def on_body(self, body: bytes) -> None:
-        #: todo 02 The body may come in pieces too: add this piece to self.body.
+        #: todo parsing The body may come in pieces too: add this piece to self.body.
         self.body += body
-        #: end
-        #: from 09
+        #: end parsing
+        #: from keepalive
         if len(self.body) > self.limits.client_max_size:
             raise RequestRejected(413, "the request body is too large")
-        #: end
+        #: end keepalive
 
     def on_message_complete(self) -> None:
-        #: todo 02 Build a RawRequest from what was collected and pass it to self.on_request.
+        #: todo parsing Build a RawRequest from what was collected and pass it to self.on_request.
         request = RawRequest(
             method=self.parser.get_method().decode("ascii"),
             target=bytes(self.url),
             version=self.parser.get_http_version(),
             headers=self.headers,
             body=bytes(self.body),
-            #: from 09
+            #: from keepalive
             keep_alive=self.parser.should_keep_alive(),
-            #: end
+            #: end keepalive
         )
         self.on_request(request)
-        #: end
-        #: from 09
+        #: end parsing
+        #: from keepalive
         self.in_head = True  # whatever comes next is the head of the next request
-        #: end
+        #: end keepalive
+
+
+#: since keepalive
+def expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1)."""
+    return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in headers)

@@ -7,87 +7,110 @@ else's work.
 """
 
 import asyncio
-#: from 04
+
+#: from routing
 import logging
-#: end
-#: from 02 to 02
+
+#: end routing
+#: from parsing until responses
 from http import HTTPStatus
-#: end
-#: from 09
+
+#: from keepalive
 from collections import deque
-#: end
-#: from 04
+
+#: end keepalive
+#: from routing
 from typing import TYPE_CHECKING
-#: end
-#: from 02
+#: end routing
+#: from parsing
 
 import httptools
-#: end
-#: from 09
+#: end parsing
+#: from shutdown
 
-from sketch.httpdate import http_date
+from sketch.connections import Connections
+
+#: end shutdown
+#: from keepalive
+from sketch.deadline import Deadline
 from sketch.limits import Limits, RequestRejected
-#: end
-#: from 02
+
+#: end keepalive
+#: from parsing
 from sketch.parser import RawRequest, RequestParser
-#: end
-#: from 03
+
+#: end parsing
+#: from responses
 from sketch.request import Request
 from sketch.response import Response
-#: end
-#: from 04
+
+#: end responses
+#: from keepalive
+from sketch.writer import CONTINUE, rejection_bytes, response_bytes
+#: end keepalive
+#: from routing
 
 if TYPE_CHECKING:
     from sketch.app import Application
 
 log = logging.getLogger("sketch")
-#: end
-#: to 01
+#: end routing
+#: from shutdown
+
+CANCEL_GRACE = 1.0  # seconds a cancelled handler gets to unwind before the cleanup hooks run
+#: end shutdown
 
 
+#: until parsing
 class EchoProtocol(asyncio.Protocol):
     """Sends every byte it receives straight back."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        #: todo 01 Keep the transport on self so data_received can write to it.
+        #: todo echo Keep the transport on self so data_received can write to it.
         self.transport = transport
-        #: end
+        #: end echo
 
     def data_received(self, data: bytes) -> None:
-        #: todo 01 Write the bytes back, unchanged.
+        #: todo echo Write the bytes back, unchanged.
         self.transport.write(data)
-        #: end
-#: end
-#: from 02 to 08
+        #: end echo
 
 
-class HttpProtocol(asyncio.Protocol):
+#: variant HttpProtocol from parsing until keepalive
+class OneShotHttpProtocol(asyncio.Protocol):
     """Reads an HTTP/1.1 request from a connection, answers it, and closes."""
-    #: from 04
 
+    #: since routing
     def __init__(self, app: "Application") -> None:
         self.app = app
-    #: end
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.parser = RequestParser(self.on_request)
-        #: from 03
+        #: from responses
         self.task: asyncio.Task[None] | None = None
-        #: end
+        #: end responses
 
     def data_received(self, data: bytes) -> None:
-        #: todo 02 Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close.
+        #: todo parsing Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and
+        #:     close.
         try:
             self.parser.feed(data)
         except httptools.HttpParserUpgrade:
             pass  # an upgrade we do not speak: the request itself was read and is answered
         except httptools.HttpParserError:
             self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
-        #: end
-    #: from 02 to 02
+        #: end parsing
 
     def on_request(self, raw: RawRequest) -> None:
+        """Run the handler in a task of its own: it may await, data_received may not."""
+        if self.task is not None:
+            return  # we close after one response, so a second request is not answered
+        request = Request(raw, self.app)
+        self.task = asyncio.get_running_loop().create_task(self.respond(request))
+
+    #: variant on_request until responses
+    def on_request_summary(self, raw: RawRequest) -> None:
         """Answer with a plain-text summary of what was parsed, then close."""
         lines = [f"{raw.method} {raw.target.decode('latin-1')} HTTP/{raw.version}"]
         lines += [f"{n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in raw.headers]
@@ -102,35 +125,31 @@ class HttpProtocol(asyncio.Protocol):
         )
         self.transport.close()
 
-    def send_error(self, status: int, body: bytes) -> None:
+    #: variant send_error until responses
+    def send_error_by_hand(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         self.transport.write(
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
             + b"Content-Type: text/plain; charset=utf-8\r\n"
-            + b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n"
             + b"Connection: close\r\n"
-            + b"\r\n" + body
+            + b"\r\n"
+            + body
         )
         self.transport.close()
-    #: end
-    #: from 03
 
-    def on_request(self, raw: RawRequest) -> None:
+    #: variant on_request from responses until routing
+    def on_request_with_demo(self, raw: RawRequest) -> None:
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        #: to 03
         request = Request(raw)
-        #: end
-        #: from 04
-        request = Request(raw, self.app)
-        #: end
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
-        #: to 03
         self.task.add_done_callback(self.respond_done)
-        #: end
-    #: to 03
 
+    #: from responses until routing
     def respond_done(self, task: "asyncio.Task[None]") -> None:
         """If answering failed, print why and hang up: never leave a client waiting."""
         if task.cancelled() or task.exception() is None:
@@ -139,13 +158,9 @@ class HttpProtocol(asyncio.Protocol):
             {"message": "Answering a request failed", "exception": task.exception()}
         )
         self.transport.close()
-    #: end
 
+    #: since responses
     async def respond(self, request: Request) -> None:
-        #: to 03
-        response = await demo_handler(request)
-        #: end
-        #: from 04
         try:
             response = await self.app.handle(request)
             data = self.encode(response, request)
@@ -153,21 +168,27 @@ class HttpProtocol(asyncio.Protocol):
             # The last safety net: log why, and tell the client no more than that it failed.
             log.exception("Error handling %s %s", request.method, request.path)
             data = self.encode(Response(text="500: Internal Server Error\n", status=500), request)
-        #: end
-        #: todo 03 Write the response's bytes (headers only for HEAD), then close the connection.
-        #: to 03
-        data = self.encode(response, request)
-        #: end
         self.transport.write(data)
         self.transport.close()
-        #: end
 
+    #: variant respond from responses until routing
+    async def respond_with_demo(self, request: Request) -> None:
+        response = await demo_handler(request)
+        #: todo responses Write the response's bytes (headers only for HEAD), then close the
+        #:     connection.
+        data = self.encode(response, request)
+        self.transport.write(data)
+        self.transport.close()
+        #: end responses
+
+    #: since responses
     @staticmethod
     def encode(response: Response, request: Request) -> bytes:
         # Until stage 09 every connection serves one request: say so, then close.
         response.headers["Connection"] = "close"
         return response.encode(head=request.method == "HEAD")
 
+    #: since responses
     def send_error(self, status: int, body: bytes) -> None:
         """Answer a request we could not read, then close: the byte stream is unusable."""
         response = Response(body, status=status, headers={"Connection": "close"})
@@ -175,14 +196,13 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.write(response.encode())
         self.transport.close()
 
+    #: since responses
     def connection_lost(self, exc: Exception | None) -> None:
         if self.task is not None:
             self.task.cancel()  # the client is gone: stop working for it
-    #: end
-#: end
-#: from 03 to 03
 
 
+#: from responses until routing
 async def demo_handler(request: Request) -> Response:
     """The demo of stage 03: say hello, in plain text or JSON."""
     from sketch.response import json_response
@@ -191,52 +211,60 @@ async def demo_handler(request: Request) -> Response:
         return json_response({"method": request.method, "query": dict(request.query)})
     name = request.query.get("name", "world")
     return Response(text=f"Hello, {name}!\n")
-#: end
-#: from 09
 
 
+#: since parsing
 class HttpProtocol(asyncio.Protocol):
     """One HTTP/1.1 connection, kept alive: requests are answered one by one, in order.
 
-    Bytes are parsed as they arrive, even while a handler runs; complete requests wait in
-    `self.queue`. One task per busy connection (`self.worker`) answers them in turn, so
-    pipelined requests get their responses in the order they were sent.
+    The protocol turns asyncio's events into work for small parts, each in its module: the
+    parser reads requests (sketch/parser.py), the writer makes each response's bytes
+    (sketch/writer.py), a Deadline closes a connection left idle (sketch/deadline.py).
+    Bytes are parsed as they arrive, even while a handler runs; whole requests wait in
+    `self.queue`, and one task per busy connection (`self.worker`) answers them in turn, so
+    pipelined requests get their responses in the order they were sent. When the connection
+    closes is decided in one place: the close policy, below.
     """
 
-    #: to 09
-    def __init__(self, app: "Application", limits: Limits = Limits()) -> None:
-    #: end
-    #: from 10
     def __init__(
         self,
         app: "Application",
         limits: Limits = Limits(),
-        connections: "set[HttpProtocol] | None" = None,
+        connections: Connections | None = None,
     ) -> None:
-        self.connections = connections if connections is not None else set()
-    #: end
         self.app = app
         self.limits = limits
-        self.queue: deque[RawRequest | RequestRejected] = deque()
-        self.worker: asyncio.Task[None] | None = None
-        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        # The server's register of open connections, which a shutdown goes through.
+        self.connections = connections if connections is not None else Connections()
+        self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
+        self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
+        self.reading = True  # False while we keep the transport from reading (a backlog)
+        self.writable = asyncio.Event()  # cleared while the client reads too slowly
         self.writable.set()
-        self.reading = True
-        self.closing = False  # answer what is queued, then close
-        self.timer: asyncio.TimerHandle | None = None
-        self.deadline: float | None = None  # loop time at which the timer closes us
+        self.closing = False  # take no new requests: see the close policy
 
-    # --- events from asyncio -----------------------------------------------------------
+    #: variant __init__ until shutdown
+    def init_untracked(self, app: "Application", limits: Limits = Limits()) -> None:
+        self.app = app
+        self.limits = limits
+        self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
+        self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
+        self.reading = True  # False while we keep the transport from reading (a backlog)
+        self.writable = asyncio.Event()  # cleared while the client reads too slowly
+        self.writable.set()
+        self.closing = False  # take no new requests: see the close policy
+
+    # --- events from asyncio ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.loop = asyncio.get_running_loop()
         self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
-        #: from 10
-        self.closed = self.loop.create_future()  # done when the connection is gone
+        self.deadline = Deadline(self.on_timeout)
+        self.deadline.start(self.limits.keepalive_timeout)  # idle from the start
+        #: from shutdown
+        self.closed = asyncio.get_running_loop().create_future()  # set by connection_lost
         self.connections.add(self)
-        #: end
-        self.start_timer(self.limits.keepalive_timeout)
+        #: end shutdown
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -259,88 +287,81 @@ class HttpProtocol(asyncio.Protocol):
                 if not head_was_started:
                     # A head has begun: all of it must be in within header_timeout, however
                     # slowly it trickles (so later pieces do not restart the timer).
-                    self.start_timer(self.limits.header_timeout)
+                    self.deadline.start(self.limits.header_timeout)
             elif self.worker is None:
-                self.start_timer(self.limits.keepalive_timeout)  # idle between requests
+                self.deadline.start(self.limits.keepalive_timeout)  # idle between requests
             else:
-                self.stop_timer()  # the worker restarts it when the queue is answered
+                self.deadline.stop()  # the worker starts it again once the queue is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stop_timer()
-        if self.timer is not None:
-            self.timer.cancel()  # release the protocol now, not when the timer would fire
+        self.deadline.cancel()  # release the protocol now, not when the timer would fire
         self.writable.set()  # release a worker waiting to write, so it can end
         if self.worker is not None:
             self.worker.cancel()  # the client is gone: stop working for it
-        #: from 10
+        #: from shutdown
         self.connections.discard(self)
-        if not self.closed.done():
-            self.closed.set_result(None)
-        #: end
+        self.closed.set_result(None)
+        #: end shutdown
 
     # Flow control: asyncio calls these when the transport's write buffer passes its
     # high-water mark and when it drains again.
     def pause_writing(self) -> None:
-        #: todo 09 The client reads slowly: clear self.writable so the worker waits.
+        #: todo keepalive The client reads slowly: clear self.writable so the worker waits.
         self.writable.clear()
-        #: end
+        #: end keepalive
 
     def resume_writing(self) -> None:
-        #: todo 09 The buffer drained: set self.writable.
+        #: todo keepalive The buffer drained: set self.writable.
         self.writable.set()
-        #: end
+        #: end keepalive
 
-    # --- requests in, responses out ----------------------------------------------------
+    # --- requests in, responses out --------------------------------------------------------
 
     def on_request(self, raw: RawRequest) -> None:
         """A whole request was parsed: queue it, and make sure a worker is answering."""
-        #: todo 09 Queue it; pause reading if the queue is full; then self.start_worker().
+        #: todo keepalive Queue it; pause reading if the queue is full; then self.start_worker().
         self.queue.append(raw)
         if len(self.queue) >= self.limits.max_pipeline and self.reading:
             self.transport.pause_reading()  # a backlog: let TCP push back on the client
             self.reading = False
         self.start_worker()
-        #: end
+        #: end keepalive
 
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
         self.queue.append(rejection)
-        self.closing = True
-        self.transport.pause_reading()
+        self.begin_closing()
         self.start_worker()
 
     def start_worker(self) -> None:
         """Make sure one task is answering the queue: at most one per connection."""
         if self.worker is None:
-            self.stop_timer()
-            self.worker = self.loop.create_task(self.answer_queue())
+            self.deadline.stop()
+            self.worker = asyncio.get_running_loop().create_task(self.answer_queue())
             self.worker.add_done_callback(self.worker_done)
 
     def worker_done(self, worker: "asyncio.Task[None]") -> None:
         """A worker that raised is a bug in the server: log it, and drop the connection
         rather than leave the client waiting for an answer that will never come."""
         if not worker.cancelled() and worker.exception() is not None:
-            self.loop.call_exception_handler(
+            worker.get_loop().call_exception_handler(
                 {"message": "Answering requests failed", "exception": worker.exception()}
             )
             self.transport.abort()
 
     async def answer_queue(self) -> None:
         """Answer queued requests in order; end when the queue is empty or we close."""
-        #: todo 09 Pop, answer, write; close unless keep-alive; wait while not writable; repeat.
+        #: todo keepalive Pop, answer, write; close after the last response; wait while not
+        #:     writable; repeat. Then self.all_answered().
         try:
             while self.queue:
                 item = self.queue.popleft()
                 if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
                     self.transport.resume_reading()
                     self.reading = True
-                if isinstance(item, RequestRejected):
-                    self.transport.write(rejection_response(item).encode())
-                    self.transport.close()
-                    return
-                request = Request(item, self.app)
-                self.transport.write(await self.answer(request, item.keep_alive))
-                if not item.keep_alive:
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
                     self.transport.close()
                     return
                 await self.writable.wait()
@@ -348,99 +369,84 @@ class HttpProtocol(asyncio.Protocol):
             return  # the connection was lost; there is no one to answer
         finally:
             self.worker = None
-        if self.closing:
-            self.transport.close()
-        elif not self.transport.is_closing():
-            self.start_timer(self.limits.keepalive_timeout)
-        #: end
+        self.all_answered()
+        #: end keepalive
 
-    async def answer(self, request: Request, keep_alive: bool) -> bytes:
-        """The bytes of the response to REQUEST; a failure anywhere becomes a 500.
+    async def answer(self, item: RawRequest | RequestRejected) -> tuple[bytes, bool]:
+        """The bytes of the response to ITEM, and whether it is the connection's last.
 
-        The response says `Connection: close` if the request asked for it, or if it is the
-        last we will send: we are closing and nothing else is queued (a shutdown may have
-        begun while the handler ran).
+        The Application turns whatever a handler raises into a response (its 500 page), so
+        the only failure left here is a response the writer refuses to send.
         """
+        if isinstance(item, RequestRejected):
+            return rejection_bytes(item), self.is_last(item)
+        request = Request(item, self.app)
+        response = await self.app.handle(request)
+        last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:
-            response = await self.app.handle(request)
-            return encode(response, request, keep_alive and not self.is_last_response())
-        except Exception:
-            # The last safety net: log why, and tell the client no more than that it failed.
-            log.exception("Error handling %s %s", request.method, request.path)
+            return response_bytes(response, request, keep_alive=not last), last
+        except ValueError:  # a header with CR or LF would split the response: never send it
+            log.exception("Invalid response to %s %s", request.method, request.path)
             response = Response(text="500: Internal Server Error\n", status=500)
-            return encode(response, request, keep_alive and not self.is_last_response())
-
-    def is_last_response(self) -> bool:
-        return self.closing and not self.queue
+            return response_bytes(response, request, keep_alive=not last), last
 
     def send_continue(self) -> None:
         """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
         if self.worker is None:  # never in the middle of another response
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    #: from 10
+            self.transport.write(CONTINUE)
 
-    # --- shutdown ---------------------------------------------------------------------
+    # --- the close policy: when this connection closes, in one place ------------------------
 
-    def shutdown(self) -> None:
-        """Finish the response in progress, if any, then close; take no new requests."""
-        #: todo 10 Mark the connection closing; close it now if no worker is busy.
+    def is_last(self, item: RawRequest | RequestRejected) -> bool:
+        """Whether the response to ITEM is the last: it then says `Connection: close`, and the
+        connection closes once it is written. So it is when the client asked for it (HTTP/1.0,
+        or `Connection: close`: httptools' keep_alive), when the request could not be read (a
+        RequestRejected), and when we are closing and nothing else is queued."""
+        return not item.keep_alive or (self.closing and not self.queue)
+
+    def begin_closing(self) -> None:
+        """Take no new requests; answer those queued, then close (a rejection, a shutdown)."""
         self.closing = True
-        self.queue.clear()
-        if self.worker is None:
+        self.transport.pause_reading()  # what comes now would be ignored anyway
+
+    def all_answered(self) -> None:
+        """The queue is empty: close if we are closing, else wait, idle, for the next request."""
+        if self.closing:
             self.transport.close()
-        #: end
-
-    def abort(self) -> None:
-        """Give up on the connection now: cancel its handler, drop the socket."""
-        if self.worker is not None:
-            self.worker.cancel()
-        self.transport.abort()
-    #: end
-
-    # --- timers -----------------------------------------------------------------------
-    # Every request moves the connection's deadline. Cancelling a timer handle and making a
-    # new one each time costs more than a small request itself, so the deadline is just a
-    # number that moves; one handle fires at the earliest deadline ever set and, if the
-    # deadline has moved on since, sets itself again for the new one.
-
-    def start_timer(self, seconds: float) -> None:
-        """Close the connection in SECONDS, unless the timer is moved or stopped first."""
-        self.deadline = self.loop.time() + seconds
-        if self.timer is None or self.timer.when() > self.deadline:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
-
-    def stop_timer(self) -> None:
-        self.deadline = None  # a handle still pending will find no deadline, and do nothing
+        else:
+            self.deadline.start(self.limits.keepalive_timeout)
 
     def on_timeout(self) -> None:
-        self.timer = None
-        if self.deadline is None:
-            return
-        if self.loop.time() < self.deadline:  # moved on meanwhile: wait for the new one
-            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
-            return
-        #: todo 09 Idle for too long (or a head sent too slowly): close the connection if no worker runs.
+        """The deadline passed: idle too long, or a request head sent too slowly."""
+        #: todo keepalive Close the transport, unless a worker is busy (a slow handler is not an
+        #:     idle connection).
         if self.worker is None:
             self.transport.close()
-        #: end
+        #: end keepalive
 
+    #: from shutdown
 
-def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
-    """The response's bytes, dated, saying whether the connection stays open."""
-    if "Date" not in response.headers:  # a handler may have set its own
-        response.headers["Date"] = http_date()
-    if keep_alive:
-        if request.version == "1.0":
-            response.headers["Connection"] = "keep-alive"  # 1.0 closes unless told otherwise
-    else:
-        response.headers["Connection"] = "close"
-    return response.encode(head=request.method == "HEAD")
+    # --- shutdown -------------------------------------------------------------------------
 
+    async def shutdown(self, timeout: float) -> None:
+        """Take no new requests, finish the one in progress within TIMEOUT seconds, close."""
+        #: todo shutdown Begin closing and drop what is queued; close now if no worker is busy.
+        #:     Wait for self.closed, TIMEOUT seconds at most; still open then: self.abort().
+        self.begin_closing()
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()  # idle: nothing is owed
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+        #: end shutdown
 
-def rejection_response(rejection: RequestRejected) -> Response:
-    text = f"{rejection.status}: {rejection.detail}\n"
-    headers = {"Connection": "close", "Date": http_date()}
-    return Response(text=text, status=rejection.status, headers=headers)
-#: end
+    async def abort(self) -> None:
+        """Give up now: drop the socket (connection_lost then cancels the handler), and give
+        the handler CANCEL_GRACE seconds to unwind before the cleanup hooks close what it uses."""
+        worker = self.worker
+        self.transport.abort()
+        if worker is not None:
+            await asyncio.wait([worker], timeout=CANCEL_GRACE)
+
+    #: end shutdown

@@ -1,40 +1,37 @@
-#: file from 03
+#: file from responses
 """The request a handler sees: a friendly view over the raw bytes that were parsed."""
 
 import json
 from functools import cached_property
-#: to 03
 from typing import Any
-#: end
-#: from 04
-from typing import TYPE_CHECKING, Any
-#: end
+
+#: from routing
+from typing import TYPE_CHECKING
+#: end routing
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from sketch.parser import RawRequest
-#: from 04
+#: from routing
 
 if TYPE_CHECKING:
     from sketch.app import Application
-#: end
+#: end routing
 
 
 class Request:
     """One HTTP request. Headers are case-insensitive; the body is already read."""
 
-    #: to 03
-    def __init__(self, raw: RawRequest) -> None:
-        self.raw = raw
-        self.match_info: dict[str, str] = {}
-    #: end
-    #: from 04
     def __init__(self, raw: RawRequest, app: "Application | None" = None) -> None:
         self.raw = raw
         self.app = app  # the Application serving this request
         self.match_info: dict[str, str] = {}  # filled by the router: {"name": "bob"}
-    #: end
+
+    #: variant __init__ until routing
+    def init_without_app(self, raw: RawRequest) -> None:
+        self.raw = raw
+        self.match_info: dict[str, str] = {}
 
     @property
     def method(self) -> str:
@@ -48,12 +45,13 @@ class Request:
     @cached_property
     def url(self) -> URL:
         """The request-target as a yarl.URL, e.g. URL('/search?q=asyncio')."""
-        #: todo 03 Split the target at "?" and URL.build(path=..., query_string=..., encoded=True).
+        #: todo responses Split the target at "?" and URL.build(path=..., query_string=...,
+        #:     encoded=True).
         # Built from its parts, not parsed: URL("//about") would read "about" as a host name.
         # encoded=True: the bytes are as they came off the wire, still percent-encoded.
         path, _, query = self.raw.target.decode("latin-1").partition("?")
         return URL.build(path=path, query_string=query, encoded=True)
-        #: end
+        #: end responses
 
     @property
     def path(self) -> str:
@@ -73,12 +71,13 @@ class Request:
     @cached_property
     def headers(self) -> CIMultiDictProxy[str]:
         """Headers by name, case-insensitive, repeats kept (headers.getall("Cookie"))."""
-        #: todo 03 Decode each (name, value) pair as latin-1 into a CIMultiDict; return a proxy.
+        #: todo responses Decode each (name, value) pair as latin-1 into a CIMultiDict; return a
+        #:     proxy.
         headers = CIMultiDict(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw.headers
         )
         return CIMultiDictProxy(headers)
-        #: end
+        #: end responses
 
     @property
     def content_type(self) -> str:
@@ -99,9 +98,9 @@ class Request:
 
     async def text(self) -> str:
         """The body decoded with the request's charset (UTF-8 when it names none)."""
-        #: todo 03 Decode the body with self.charset, or "utf-8" when there is none.
+        #: todo responses Decode the body with self.charset, or "utf-8" when there is none.
         return (await self.read()).decode(self.charset or "utf-8")
-        #: end
+        #: end responses
 
     async def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""

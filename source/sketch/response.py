@@ -1,4 +1,4 @@
-#: file from 03
+#: file from responses
 """The response a handler returns, and how it becomes bytes on the wire.
 
 A Response renders its body to bytes once, when it is made, so its Content-Length is
@@ -60,7 +60,8 @@ class Response:
         With head=True (the answer to a HEAD request) the headers are those a GET would get,
         Content-Length included, but no body follows.
         """
-        #: todo 03 Status line, headers (Content-Length in bytes, none for 1xx/204/304), CRLFs.
+        #: todo responses Status line, headers (Content-Length in bytes, none for 1xx/204/304),
+        #:     CRLFs.
         has_body = not (self.status < 200 or self.status in NO_BODY)
         lines = [f"HTTP/1.1 {self.status} {self.reason}"]
         # This runs for every response: read the headers as they are, no copy of them.
@@ -77,7 +78,7 @@ class Response:
             raise ValueError(f"a header contains CR or LF: {self.headers!r}")
         head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
         return head_bytes if head or not has_body else head_bytes + self.body
-        #: end
+        #: end responses
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status} {self.reason}>"

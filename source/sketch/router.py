@@ -1,26 +1,30 @@
-#: file from 04
+#: file from routing
 """Which handler answers a request: the UrlDispatcher and its resources.
 
 A resource is one path (`/users/{name}`) with a handler per method. The dispatcher tries
 the resources in the order they were added and takes the first whose path matches.
 """
 
-#: from 05
+#: from params
 import re
-#: end
+
+#: end params
 from collections.abc import Awaitable, Callable
 
-#: from 08
+#: from errors
 from sketch.exceptions import HTTPMethodNotAllowed, HTTPNotFound
-#: end
+
+#: end errors
 from sketch.request import Request
 from sketch.response import Response
 
 Handler = Callable[[Request], Awaitable[Response]]
-#: from 05
+#: from params
 
 # `{name}` matches one path segment; `{name:regex}` matches what the regex matches.
-PARAM = re.compile(r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<regex>[^{}]*(?:\{[^{}]*\}[^{}]*)*))?\}")
+PARAM = re.compile(
+    r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<regex>[^{}]*(?:\{[^{}]*\}[^{}]*)*))?\}"
+)
 
 
 def compile_path(path: str) -> re.Pattern[str] | None:
@@ -30,7 +34,7 @@ def compile_path(path: str) -> re.Pattern[str] | None:
     "/users/{name}" -> r"/users/(?P<name>[^/]+)"
     "/items/{id:\\d+}" -> r"/items/(?P<id>\\d+)"
     """
-    #: todo 05 Turn each {name} into (?P<name>[^/]+) and {name:regex} into (?P<name>regex).
+    #: todo params Turn each {name} into (?P<name>[^/]+) and {name:regex} into (?P<name>regex).
     if "{" not in path:
         return None
     pattern, end = "", 0
@@ -39,8 +43,10 @@ def compile_path(path: str) -> re.Pattern[str] | None:
         pattern += f"(?P<{param['name']}>{param['regex'] or '[^/]+'})"
         end = param.end()
     return re.compile(pattern + re.escape(path[end:]))
-    #: end
-#: end
+    #: end params
+
+
+#: end params
 
 
 class Resource:
@@ -51,30 +57,31 @@ class Resource:
             raise ValueError(f"a route path must start with '/': {path!r}")
         self.path = path
         self.handlers: dict[str, Handler] = {}
-        #: from 05
+        #: from params
         self.pattern = compile_path(path)
-        #: end
+        #: end params
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path's parameters if it matches this resource ({} for a plain path), else None."""
-        #: to 04
-        return {} if path == self.path else None
-        #: end
-        #: todo 05 A plain path compares as a string; a pattern must match the *whole* path.
+        #: todo params A plain path compares as a string; a pattern must match the *whole* path.
         if self.pattern is None:
             return {} if path == self.path else None
         found = self.pattern.fullmatch(path)
         return found.groupdict() if found else None
-        #: end
-#: to 07
+        #: end params
+
+    #: variant match until params
+    def match_plain(self, path: str) -> dict[str, str] | None:
+        """The path's parameters if it matches this resource ({} for a plain path), else None."""
+        return {} if path == self.path else None
 
 
+#: until errors
 async def not_found(request: Request) -> Response:
     return Response(text=f"404: Not Found: {request.path}\n", status=404)
-#: end
-#: from 05 to 07
 
 
+#: from params until errors
 def method_not_allowed(allowed: set[str]) -> Handler:
     """A handler answering 405, with the methods the path does allow."""
 
@@ -83,7 +90,6 @@ def method_not_allowed(allowed: set[str]) -> Handler:
         return Response(text=text, status=405, headers={"Allow": ", ".join(sorted(allowed))})
 
     return handler
-#: end
 
 
 class UrlDispatcher:
@@ -103,17 +109,15 @@ class UrlDispatcher:
             raise ValueError(f"{method} {path} already has a handler")
         resource.handlers[method] = handler
 
-    #: to 04
-    def add_get(self, path: str, handler: Handler) -> None:
-        self.add_route("GET", path, handler)
-    #: end
-    #: from 05
     def add_get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
         """GET, and HEAD too: a HEAD is a GET whose body the server leaves out."""
         self.add_route("GET", path, handler)
         if allow_head:
             self.add_route("HEAD", path, handler)
-    #: end
+
+    #: variant add_get until params
+    def add_get_only(self, path: str, handler: Handler) -> None:
+        self.add_route("GET", path, handler)
 
     def add_post(self, path: str, handler: Handler) -> None:
         self.add_route("POST", path, handler)
@@ -129,16 +133,6 @@ class UrlDispatcher:
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for METHOD and the percent-decoded PATH, and the path's parameters."""
-        #: to 04
-        #: todo 04 Find the resource whose path equals PATH and has a handler for METHOD; else not_found.
-        for resource in self.resources:
-            if resource.match(path) is not None and method in resource.handlers:
-                return resource.handlers[method], {}
-        return not_found, {}
-        #: end
-        #: end
-        #: from 05
-        #: todo 05 First resource matching PATH with a handler for METHOD wins; else 405 or 404.
         allowed: set[str] = set()
         for resource in self.resources:
             match_info = resource.match(path)
@@ -148,15 +142,35 @@ class UrlDispatcher:
             if handler is not None:
                 return handler, match_info
             allowed.update(resource.handlers)
-        #: from 05 to 07
-        if allowed:
-            return method_not_allowed(allowed), {}
-        return not_found, {}
-        #: end
-        #: from 08
         if allowed:
             raise HTTPMethodNotAllowed(method, allowed)
         raise HTTPNotFound()
-        #: end
-        #: end
-        #: end
+
+    #: variant resolve until params
+    def resolve_exact(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler for METHOD and the percent-decoded PATH, and the path's parameters."""
+        #: todo routing Find the resource whose path equals PATH and has a handler for METHOD; else
+        #:     not_found.
+        for resource in self.resources:
+            if resource.match(path) is not None and method in resource.handlers:
+                return resource.handlers[method], {}
+        return not_found, {}
+        #: end routing
+
+    #: variant resolve from params until errors
+    def resolve_with_handlers(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler for METHOD and the percent-decoded PATH, and the path's parameters."""
+        #: todo params First resource matching PATH with a handler for METHOD wins; else 405 or 404.
+        allowed: set[str] = set()
+        for resource in self.resources:
+            match_info = resource.match(path)
+            if match_info is None:
+                continue
+            handler = resource.handlers.get(method)
+            if handler is not None:
+                return handler, match_info
+            allowed.update(resource.handlers)
+        if allowed:
+            return method_not_allowed(allowed), {}
+        return not_found, {}
+        #: end params

@@ -1,104 +1,78 @@
-#: file from 04
+#: file from routing
 """run_app: serve an Application until the process is told to stop."""
 
 import asyncio
-#: from 07
+
+#: from lifecycle
 import signal
-#: end
-#: from 10
+
+#: end lifecycle
+#: from shutdown
 import sys
-#: end
+#: end shutdown
 
 from sketch.app import Application
-#: from 09
+
+#: from shutdown
+from sketch.connections import Connections
+
+#: end shutdown
+
+#: from keepalive
 from sketch.limits import Limits
-#: end
+
+#: end keepalive
 from sketch.protocol import HttpProtocol
 from sketch.server import start_server
-#: from 10
-
-CANCEL_GRACE = 1.0  # seconds cancelled handlers get to unwind before the cleanup hooks run
-#: end
 
 
-#: to 06
-def run_app(app: Application, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve APP on HOST:PORT until Ctrl-C."""
-    try:
-        asyncio.run(serve(app, host, port))
-    except KeyboardInterrupt:
-        pass
-
-
-async def serve(app: Application, host: str, port: int) -> None:
-    #: todo 04 Start a server whose protocol factory makes an HttpProtocol(app); serve forever.
-    server = await start_server(lambda: HttpProtocol(app), host, port)
-    async with server:
-        await server.serve_forever()
-    #: end
-#: end
-#: from 07 to 08
-def run_app(app: Application, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    asyncio.run(serve(app, host, port))
-#: end
-#: from 09
 def run_app(
     app: Application,
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
-    #: from 10
     shutdown_timeout: float = 60.0,
-    #: end
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
 ) -> None:
-    #: to 09
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    #: end
-    #: from 10
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
 
     Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
     stops at once.
     """
-    #: end
     limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
-    #: to 09
-    asyncio.run(serve(app, host, port, limits))
-    #: end
-    #: from 10
     asyncio.run(serve(app, host, port, limits, shutdown_timeout))
-    #: end
-#: end
-#: from 07 to 09
 
 
-#: to 08
-async def serve(app: Application, host: str, port: int) -> None:
-#: end
-#: from 09
-async def serve(app: Application, host: str, port: int, limits: Limits) -> None:
-#: end
-    #: todo 07 Run startup hooks, serve until a signal, then close and run shutdown and cleanup.
-    await app.startup()  # before the first connection: a failing hook stops us here
-    stop = stop_event()
-    #: to 08
-    server = await start_server(lambda: HttpProtocol(app), host, port)
-    #: end
-    #: from 09
-    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
-    #: end
+#: variant run_app until lifecycle
+def run_app_until_interrupted(
+    app: Application, *, host: str = "127.0.0.1", port: int = 8080
+) -> None:
+    """Serve APP on HOST:PORT until Ctrl-C."""
     try:
-        await stop.wait()
-    finally:
-        server.close()
-        await app.shutdown()
-        await app.cleanup()
-    #: end
-#: end
-#: from 10
+        asyncio.run(serve_until_interrupted(app, host, port))
+    except KeyboardInterrupt:
+        pass
+
+
+#: variant run_app from lifecycle until keepalive
+def run_app_with_hooks(app: Application, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
+    asyncio.run(serve_with_hooks(app, host, port))
+
+
+#: variant run_app from keepalive until shutdown
+def run_app_with_limits(
+    app: Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    keepalive_timeout: float = 75.0,
+    header_timeout: float = 15.0,
+) -> None:
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
+    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    asyncio.run(serve_with_limits(app, host, port, limits))
 
 
 async def serve(
@@ -106,7 +80,7 @@ async def serve(
 ) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
-    connections: set[HttpProtocol] = set()
+    connections = Connections()
     server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     await stop.wait()
     stop.clear()  # from now on, a second signal means: stop at once
@@ -117,30 +91,57 @@ async def serve(
     await app.cleanup()
 
 
-async def drain(connections: set[HttpProtocol], timeout: float, stop: asyncio.Event) -> None:
-    """Close idle connections, give busy ones TIMEOUT seconds, then abort what is left."""
-    #: todo 10 Call shutdown() on every connection; wait (bounded, or until `stop`); abort the rest.
-    for connection in list(connections):
-        connection.shutdown()
-    if connections:
-        all_closed = asyncio.create_task(asyncio.wait([c.closed for c in connections]))
-        second_signal = asyncio.create_task(stop.wait())
-        await asyncio.wait(
-            [all_closed, second_signal], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        all_closed.cancel()
-        second_signal.cancel()
-    busy = [c.worker for c in connections if c.worker is not None]
-    for connection in list(connections):
-        connection.abort()  # still busy after the timeout, or a second signal came
-    if busy:
-        # Let the cancelled handlers unwind before the cleanup hooks close what they use.
-        await asyncio.wait(busy, timeout=CANCEL_GRACE)
-    #: end
-#: end
-#: from 07
+#: variant serve until lifecycle
+async def serve_until_interrupted(app: Application, host: str, port: int) -> None:
+    #: todo routing Start a server whose protocol factory makes an HttpProtocol(app); serve forever.
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    async with server:
+        await server.serve_forever()
+    #: end routing
 
 
+#: variant serve from lifecycle until keepalive
+async def serve_with_hooks(app: Application, host: str, port: int) -> None:
+    #: todo lifecycle Run startup hooks, serve until a signal, then close and run shutdown and
+    #:     cleanup.
+    await app.startup()  # before the first connection: a failing hook stops us here
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+    #: end lifecycle
+
+
+#: variant serve from keepalive until shutdown
+async def serve_with_limits(app: Application, host: str, port: int, limits: Limits) -> None:
+    await app.startup()  # before the first connection: a failing hook stops us here
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+
+
+#: since shutdown
+async def drain(connections: Connections, timeout: float, stop: asyncio.Event) -> None:
+    """Let every connection finish, TIMEOUT seconds at most; a second signal cuts it short."""
+    finishing = asyncio.create_task(connections.shutdown(timeout))
+    second_signal = asyncio.create_task(stop.wait())
+    await asyncio.wait([finishing, second_signal], return_when=asyncio.FIRST_COMPLETED)
+    second_signal.cancel()
+    if not finishing.done():
+        await connections.abort()  # the second signal: give up on them all now
+    await finishing
+
+
+#: since lifecycle
 def stop_event() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM, so the server can stop in an orderly way."""
     stop = asyncio.Event()
@@ -148,4 +149,3 @@ def stop_event() -> asyncio.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     return stop
-#: end

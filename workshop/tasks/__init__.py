@@ -15,8 +15,8 @@ from workshop import platforms
 # (your current stage) and `invoke check 04`. So a positional named in OPTIONAL_POSITIONALS
 # is declared with the default None (the parser fills it from the next word, as usual), and
 # when the command line gave none, it is set to "" instead of being an error.
-# (`invoke join --leave` needs no URL or CODE either.)
-OPTIONAL_POSITIONALS = {"step", "url", "code"}
+# (`invoke join --leave` needs no URL or CODE either; `invoke show 09` no FILE.)
+OPTIONAL_POSITIONALS = {"step", "url", "code", "file"}
 _invoke_complete_context = ParseMachine.complete_context
 
 

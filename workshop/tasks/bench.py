@@ -32,7 +32,7 @@ def _bench_module():
 def target_dir(target: str) -> Path:
     """The folder holding the sketch/ to measure: the reference, your current stage, or NN."""
     if target == "solutions":
-        return manifest.stages()[-1].solution_dir()
+        return manifest.final().solution_dir()
     stage = state.current_stage() if target == "steps" else manifest.find(target)
     if stage.number < FIRST_BENCHABLE:
         raise Exit(
@@ -52,6 +52,8 @@ def target_dir(target: str) -> Path:
         "pipeline": "requests in flight per connection; above 1 uses the built-in generator",
         "generator": "auto (wrk when on PATH), wrk, or builtin",
         "servers": "comma-separated: sketch,aiohttp,uvicorn (default: all three)",
+        "compare": "also measure another sketch beside it, interleaved: a git revision (its "
+        "last stage's reference, e.g. main) or a folder holding sketch/",
         "json": "write the results to this JSON file",
         "plot": "draw a bar chart into this PNG file (needs matplotlib)",
     }
@@ -65,6 +67,7 @@ def bench(
     pipeline=1,
     generator="auto",
     servers="sketch,aiohttp,uvicorn",
+    compare=None,
     json=None,
     plot=None,
 ):
@@ -78,6 +81,7 @@ def bench(
         pipeline=int(pipeline),
         generator=generator,
         servers=servers,
+        compare=compare,
         endpoints=None,
         json=Path(json) if json else None,
         plot=Path(plot) if plot else None,

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import board_client, graderlock, manifest, runner, state
+from workshop import board_client, doctables, graderlock, manifest, runner, state
 from workshop import build as builder
 from workshop.console import console, esc
 from workshop.manifest import Stage
@@ -236,10 +236,13 @@ def _first(run: StageRun) -> str:
     }
 )
 def build(c, force=False, check=False):
-    """Regenerate every stage's skeleton and solution from source/sketch (instructors)."""
+    """Regenerate every stage's skeleton and solution from source/sketch, and the stage tables
+    of the docs from stages.toml (instructors)."""
     out = console()
     if check:
         drift = builder.drift()
+        drift += [builder.Drift(rel, "its stage table differs from stages.toml")
+                  for rel in doctables.stale()]  # fmt: skip
         for item in drift:
             out.print(f"[bad]✗[/] {esc(item.path)}: {esc(item.problem)}")
         stale = graderlock.drift()  # the grader's test ids and fingerprints
@@ -248,10 +251,12 @@ def build(c, force=False, check=False):
         if drift or stale:
             out.print("Run [cmd]invoke build[/] to regenerate them from source/sketch.")
             raise Exit(code=1)
-        out.print("[ok]✓ Every snapshot matches source/sketch.[/]")
+        out.print("[ok]✓ Every snapshot matches source/sketch, every stage table stages.toml.[/]")
         return
     if not (manifest.ROOT / builder.SOURCE).is_dir():
         raise Exit(f"There is no {builder.SOURCE}/ here: a classroom edition is not built.", 1)
+    for rel in doctables.write():
+        out.print(f"wrote   {rel} (its table of stages)", markup=False)
     report = builder.write(force=force)
     graderlock.write(manifest.ROOT)  # test ids and reference fingerprints, for the grader
     for rel in report.written:

@@ -1,16 +1,76 @@
-"""The instructor's tasks: add a stage, release a classroom edition, and bring a newer
-release into a learner's repo."""
+"""The instructor's tasks: review a stage, add a stage, release a classroom edition, and
+bring a newer release into a learner's repo."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from invoke import Exit, task
+from rich.text import Text
 
-from workshop import edition, manifest, newstep
+from workshop import build, edition, manifest, markers, newstep
 from workshop import update as updater
 from workshop.console import console, esc
+from workshop.tasks.core import pick_stage
 from workshop.tasks.grading import learner_repo
+
+
+@task(
+    positional=["step", "file"],
+    help={
+        "step": "the stage: 04, 04_routing or routing",
+        "file": "one file of its sketch/, e.g. protocol.py (default: a list of them all)",
+        "diff": "show what the stage changes: a diff against the previous stage's reference",
+        "skeleton": "the learner's skeleton (this stage's TODOs stubbed) instead of the reference",
+    },
+)
+def show(c, step, file=None, diff=False, skeleton=False):
+    """Render a stage's sketch/ from source/sketch in memory, or its diff from the stage
+    before: the way to review a lesson (instructors). Nothing is written."""
+    stage = pick_stage(step)
+    stages = manifest.stages()
+    before = stages[stages.index(stage) - 1] if stages.index(stage) else None
+    wanted = [stage] + ([before] if before else [])
+    try:
+        made = build.snapshots(wanted, skeleton=skeleton)
+    except markers.MarkerError as error:
+        raise Exit(f"show: {error}", code=2) from None
+    if skeleton and before:  # a skeleton is the reference before it plus the stage's TODOs
+        made[before.id] = build.snapshots([before])[before.id]
+    now, then = made[stage.id], made[before.id] if before else {}
+    out = console()
+    name = (file or "").removeprefix("sketch/")
+    if name and name not in now and name not in then:
+        raise Exit(f"show: {stage.id} has no sketch/{name}; it has {', '.join(now)}", code=2)
+    what = "skeleton" if skeleton else "reference"
+    if not diff and name:
+        out.print(now[name], markup=False, end="")
+        return
+    if not diff:
+        out.print(f"[stage]{stage.id}[/] {what}, sketch/ as source/sketch makes it:")
+        for each in sorted(now):
+            change = "new" if each not in then else "changed" if now[each] != then[each] else ""
+            lines = now[each].count("\n")
+            out.print(f"  sketch/{esc(each):20} {lines:5} lines  [warn]{change}[/]")
+        for each in sorted(set(then) - set(now)):
+            out.print(f"  sketch/{esc(each):20}        gone  [warn]removed[/]")
+        out.print(f"[cmd]invoke show {stage.id} FILE[/] prints one; [cmd]--diff[/] the changes.")
+        return
+    since = f"{before.id} reference" if before else "nothing"
+    for each in [name] if name else sorted(set(now) | set(then)):
+        old, new = then.get(each, ""), now.get(each, "")
+        lines = difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            f"{since}: sketch/{each}" if each in then else "/dev/null",
+            f"{stage.id} {what}: sketch/{each}" if each in now else "/dev/null",
+        )
+        for line in lines:
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(line[0], "")
+            out.print(
+                Text(line.rstrip("\n"), style=style if line[:3] not in ("+++", "---") else "bold")
+            )
 
 
 @task(

@@ -17,7 +17,7 @@ from invoke import Exit, task
 from rich import box
 from rich.table import Table
 
-from workshop import checkpoints, manifest, state, swap
+from workshop import checkpoints, manifest, state, swap, todos
 from workshop.checkpoints import Files
 from workshop.console import console, esc
 from workshop.manifest import Stage
@@ -53,8 +53,6 @@ def _rel(path: Path) -> str:
 
 # --- next ------------------------------------------------------------------------------------
 
-_TODO = re.compile(r"#\s*TODO\((?P<stage>[^)]+)\):\s*(?P<text>.*)")
-
 
 def first_todo(stage: Stage, root: Path = ROOT) -> tuple[str, int, str] | None:
     """(file, line, text) of the open `TODO(NN_name)` to do first in the stage's sketch/.
@@ -74,25 +72,20 @@ def first_todo(stage: Stage, root: Path = ROOT) -> tuple[str, int, str] | None:
     found_todos = []
     for path in sorted(folder.rglob("*.py")):
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        for number, line in enumerate(lines, start=1):
-            found = _TODO.search(line)
-            if found and found["stage"] == stage.id:
-                function = _FUNCTION.search(" ".join(lines[number : number + 3]))
-                name = function["name"].rsplit(".", 1)[-1] if function else ""
-                named = re.search(rf"[`.]{re.escape(name)}`", lesson) if name else None
-                rank = named.start() if named else len(lesson) + len(found_todos)
-                found_todos.append((rank, path.relative_to(root).as_posix(), number, found))
+        for number, todo in todos.stubs(text):  # the format: workshop/todos.py
+            if todo.stage_id != stage.id:
+                continue
+            name = todo.function.rsplit(".", 1)[-1]
+            named = re.search(rf"[`.]{re.escape(name)}`", lesson)
+            rank = named.start() if named else len(lesson) + len(found_todos)
+            found_todos.append((rank, path.relative_to(root).as_posix(), number, todo.message))
     if not found_todos:
         return None
-    _, file, number, found = min(found_todos, key=lambda todo: todo[0])
-    return file, number, found["text"].strip()
-
-
-# The function a TODO's stub names: "NN_name: sketch/router.py: UrlDispatcher.resolve: ..."
-_FUNCTION = re.compile(r"sketch/[\w/]+\.py: (?P<name>[\w.]+):")
+    _, file, number, message = min(found_todos, key=lambda todo: todo[0])
+    return file, number, message
 
 
 @task

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from sketch.httpdate import http_date
+from sketch.deadline import Deadline
 from sketch.limits import Limits, RequestRejected
 from sketch.parser import RawRequest, RequestParser
 from sketch.request import Request
 from sketch.response import Response
+from sketch.writer import CONTINUE, rejection_bytes, response_bytes
 
 if TYPE_CHECKING:
     from sketch.app import Application
@@ -28,30 +29,32 @@ log = logging.getLogger("sketch")
 class HttpProtocol(asyncio.Protocol):
     """One HTTP/1.1 connection, kept alive: requests are answered one by one, in order.
 
-    Bytes are parsed as they arrive, even while a handler runs; complete requests wait in
-    `self.queue`. One task per busy connection (`self.worker`) answers them in turn, so
-    pipelined requests get their responses in the order they were sent.
+    The protocol turns asyncio's events into work for small parts, each in its module: the
+    parser reads requests (sketch/parser.py), the writer makes each response's bytes
+    (sketch/writer.py), a Deadline closes a connection left idle (sketch/deadline.py).
+    Bytes are parsed as they arrive, even while a handler runs; whole requests wait in
+    `self.queue`, and one task per busy connection (`self.worker`) answers them in turn, so
+    pipelined requests get their responses in the order they were sent. When the connection
+    closes is decided in one place: the close policy, below.
     """
 
     def __init__(self, app: "Application", limits: Limits = Limits()) -> None:
         self.app = app
         self.limits = limits
-        self.queue: deque[RawRequest | RequestRejected] = deque()
-        self.worker: asyncio.Task[None] | None = None
-        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
+        self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
+        self.reading = True  # False while we keep the transport from reading (a backlog)
+        self.writable = asyncio.Event()  # cleared while the client reads too slowly
         self.writable.set()
-        self.reading = True
-        self.closing = False  # answer what is queued, then close
-        self.timer: asyncio.TimerHandle | None = None
-        self.deadline: float | None = None  # loop time at which the timer closes us
+        self.closing = False  # take no new requests: see the close policy
 
-    # --- events from asyncio -----------------------------------------------------------
+    # --- events from asyncio ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.loop = asyncio.get_running_loop()
         self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
-        self.start_timer(self.limits.keepalive_timeout)
+        self.deadline = Deadline(self.on_timeout)
+        self.deadline.start(self.limits.keepalive_timeout)  # idle from the start
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -74,16 +77,14 @@ class HttpProtocol(asyncio.Protocol):
                 if not head_was_started:
                     # A head has begun: all of it must be in within header_timeout, however
                     # slowly it trickles (so later pieces do not restart the timer).
-                    self.start_timer(self.limits.header_timeout)
+                    self.deadline.start(self.limits.header_timeout)
             elif self.worker is None:
-                self.start_timer(self.limits.keepalive_timeout)  # idle between requests
+                self.deadline.start(self.limits.keepalive_timeout)  # idle between requests
             else:
-                self.stop_timer()  # the worker restarts it when the queue is answered
+                self.deadline.stop()  # the worker starts it again once the queue is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stop_timer()
-        if self.timer is not None:
-            self.timer.cancel()  # release the protocol now, not when the timer would fire
+        self.deadline.cancel()  # release the protocol now, not when the timer would fire
         self.writable.set()  # release a worker waiting to write, so it can end
         if self.worker is not None:
             self.worker.cancel()  # the client is gone: stop working for it
@@ -96,7 +97,7 @@ class HttpProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.writable.set()
 
-    # --- requests in, responses out ----------------------------------------------------
+    # --- requests in, responses out --------------------------------------------------------
 
     def on_request(self, raw: RawRequest) -> None:
         """A whole request was parsed: queue it, and make sure a worker is answering."""
@@ -109,22 +110,21 @@ class HttpProtocol(asyncio.Protocol):
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
         self.queue.append(rejection)
-        self.closing = True
-        self.transport.pause_reading()
+        self.begin_closing()
         self.start_worker()
 
     def start_worker(self) -> None:
         """Make sure one task is answering the queue: at most one per connection."""
         if self.worker is None:
-            self.stop_timer()
-            self.worker = self.loop.create_task(self.answer_queue())
+            self.deadline.stop()
+            self.worker = asyncio.get_running_loop().create_task(self.answer_queue())
             self.worker.add_done_callback(self.worker_done)
 
     def worker_done(self, worker: "asyncio.Task[None]") -> None:
         """A worker that raised is a bug in the server: log it, and drop the connection
         rather than leave the client waiting for an answer that will never come."""
         if not worker.cancelled() and worker.exception() is not None:
-            self.loop.call_exception_handler(
+            worker.get_loop().call_exception_handler(
                 {"message": "Answering requests failed", "exception": worker.exception()}
             )
             self.transport.abort()
@@ -137,13 +137,9 @@ class HttpProtocol(asyncio.Protocol):
                 if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
                     self.transport.resume_reading()
                     self.reading = True
-                if isinstance(item, RequestRejected):
-                    self.transport.write(rejection_response(item).encode())
-                    self.transport.close()
-                    return
-                request = Request(item, self.app)
-                self.transport.write(await self.answer(request, item.keep_alive))
-                if not item.keep_alive:
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
                     self.transport.close()
                     return
                 await self.writable.wait()
@@ -151,76 +147,53 @@ class HttpProtocol(asyncio.Protocol):
             return  # the connection was lost; there is no one to answer
         finally:
             self.worker = None
-        if self.closing:
-            self.transport.close()
-        elif not self.transport.is_closing():
-            self.start_timer(self.limits.keepalive_timeout)
+        self.all_answered()
 
-    async def answer(self, request: Request, keep_alive: bool) -> bytes:
-        """The bytes of the response to REQUEST; a failure anywhere becomes a 500.
+    async def answer(self, item: RawRequest | RequestRejected) -> tuple[bytes, bool]:
+        """The bytes of the response to ITEM, and whether it is the connection's last.
 
-        The response says `Connection: close` if the request asked for it, or if it is the
-        last we will send: we are closing and nothing else is queued (a shutdown may have
-        begun while the handler ran).
+        The Application turns whatever a handler raises into a response (its 500 page), so
+        the only failure left here is a response the writer refuses to send.
         """
+        if isinstance(item, RequestRejected):
+            return rejection_bytes(item), self.is_last(item)
+        request = Request(item, self.app)
+        response = await self.app.handle(request)
+        last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:
-            response = await self.app.handle(request)
-            return encode(response, request, keep_alive and not self.is_last_response())
-        except Exception:
-            # The last safety net: log why, and tell the client no more than that it failed.
-            log.exception("Error handling %s %s", request.method, request.path)
+            return response_bytes(response, request, keep_alive=not last), last
+        except ValueError:  # a header with CR or LF would split the response: never send it
+            log.exception("Invalid response to %s %s", request.method, request.path)
             response = Response(text="500: Internal Server Error\n", status=500)
-            return encode(response, request, keep_alive and not self.is_last_response())
-
-    def is_last_response(self) -> bool:
-        return self.closing and not self.queue
+            return response_bytes(response, request, keep_alive=not last), last
 
     def send_continue(self) -> None:
         """The client waits for our go-ahead before sending the body (Expect: 100-continue)."""
         if self.worker is None:  # never in the middle of another response
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.transport.write(CONTINUE)
 
-    # --- timers -----------------------------------------------------------------------
-    # Every request moves the connection's deadline. Cancelling a timer handle and making a
-    # new one each time costs more than a small request itself, so the deadline is just a
-    # number that moves; one handle fires at the earliest deadline ever set and, if the
-    # deadline has moved on since, sets itself again for the new one.
+    # --- the close policy: when this connection closes, in one place ------------------------
 
-    def start_timer(self, seconds: float) -> None:
-        """Close the connection in SECONDS, unless the timer is moved or stopped first."""
-        self.deadline = self.loop.time() + seconds
-        if self.timer is None or self.timer.when() > self.deadline:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
+    def is_last(self, item: RawRequest | RequestRejected) -> bool:
+        """Whether the response to ITEM is the last: it then says `Connection: close`, and the
+        connection closes once it is written. So it is when the client asked for it (HTTP/1.0,
+        or `Connection: close`: httptools' keep_alive), when the request could not be read (a
+        RequestRejected), and when we are closing and nothing else is queued."""
+        return not item.keep_alive or (self.closing and not self.queue)
 
-    def stop_timer(self) -> None:
-        self.deadline = None  # a handle still pending will find no deadline, and do nothing
+    def begin_closing(self) -> None:
+        """Take no new requests; answer those queued, then close (a rejection, a shutdown)."""
+        self.closing = True
+        self.transport.pause_reading()  # what comes now would be ignored anyway
+
+    def all_answered(self) -> None:
+        """The queue is empty: close if we are closing, else wait, idle, for the next request."""
+        if self.closing:
+            self.transport.close()
+        else:
+            self.deadline.start(self.limits.keepalive_timeout)
 
     def on_timeout(self) -> None:
-        self.timer = None
-        if self.deadline is None:
-            return
-        if self.loop.time() < self.deadline:  # moved on meanwhile: wait for the new one
-            self.timer = self.loop.call_at(self.deadline, self.on_timeout)
-            return
+        """The deadline passed: idle too long, or a request head sent too slowly."""
         if self.worker is None:
             self.transport.close()
-
-
-def encode(response: Response, request: Request, keep_alive: bool) -> bytes:
-    """The response's bytes, dated, saying whether the connection stays open."""
-    if "Date" not in response.headers:  # a handler may have set its own
-        response.headers["Date"] = http_date()
-    if keep_alive:
-        if request.version == "1.0":
-            response.headers["Connection"] = "keep-alive"  # 1.0 closes unless told otherwise
-    else:
-        response.headers["Connection"] = "close"
-    return response.encode(head=request.method == "HEAD")
-
-
-def rejection_response(rejection: RequestRejected) -> Response:
-    text = f"{rejection.status}: {rejection.detail}\n"
-    headers = {"Connection": "close", "Date": http_date()}
-    return Response(text=text, status=rejection.status, headers=headers)

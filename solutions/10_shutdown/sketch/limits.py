@@ -1,14 +1,20 @@
 """What a client may send, and how long it may take: the server's defences.
 
 Every number here bounds memory or time that a client could otherwise make the server
-spend. The sizes follow aiohttp's defaults.
+spend. The sizes follow aiohttp's defaults. The parser (sketch/parser.py) enforces the
+sizes, the connection (sketch/protocol.py) the times.
 """
 
 from dataclasses import dataclass
 
 
 class RequestRejected(Exception):
-    """A request the server will not process; answered with `status`, then closed."""
+    """A request the server will not serve: answered with `status`, then the connection closes.
+
+    It waits in a connection's queue like a request, behind those read before it.
+    """
+
+    keep_alive = False  # the connection closes after its answer (see HttpProtocol.is_last)
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -26,19 +32,3 @@ class Limits:
     max_pipeline: int = 16  # requests waiting on one connection before we stop reading
     keepalive_timeout: float = 75.0  # seconds an idle connection is kept open
     header_timeout: float = 15.0  # seconds a client may take to send a request head
-
-    def check_head(self, version: str, headers: list[tuple[bytes, bytes]]) -> None:
-        """Refuse, once the headers are in, what no body or handler should ever see."""
-        names = {name.lower() for name, _ in headers}
-        if version == "1.1" and b"host" not in names:
-            raise RequestRejected(400, "an HTTP/1.1 request must have a Host header")
-        for name, value in headers:
-            name = name.lower()
-            if name == b"content-length" and int(value) > self.client_max_size:
-                raise RequestRejected(413, "the request body is too large")
-            if name == b"expect" and value.lower() != b"100-continue":
-                raise RequestRejected(417, "the only expectation we meet is 100-continue")
-
-    @staticmethod
-    def expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
-        return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in headers)

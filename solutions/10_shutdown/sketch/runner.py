@@ -5,11 +5,10 @@ import signal
 import sys
 
 from sketch.app import Application
+from sketch.connections import Connections
 from sketch.limits import Limits
 from sketch.protocol import HttpProtocol
 from sketch.server import start_server
-
-CANCEL_GRACE = 1.0  # seconds cancelled handlers get to unwind before the cleanup hooks run
 
 
 def run_app(
@@ -35,7 +34,7 @@ async def serve(
 ) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
-    connections: set[HttpProtocol] = set()
+    connections = Connections()
     server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     await stop.wait()
     stop.clear()  # from now on, a second signal means: stop at once
@@ -46,24 +45,15 @@ async def serve(
     await app.cleanup()
 
 
-async def drain(connections: set[HttpProtocol], timeout: float, stop: asyncio.Event) -> None:
-    """Close idle connections, give busy ones TIMEOUT seconds, then abort what is left."""
-    for connection in list(connections):
-        connection.shutdown()
-    if connections:
-        all_closed = asyncio.create_task(asyncio.wait([c.closed for c in connections]))
-        second_signal = asyncio.create_task(stop.wait())
-        await asyncio.wait(
-            [all_closed, second_signal], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        all_closed.cancel()
-        second_signal.cancel()
-    busy = [c.worker for c in connections if c.worker is not None]
-    for connection in list(connections):
-        connection.abort()  # still busy after the timeout, or a second signal came
-    if busy:
-        # Let the cancelled handlers unwind before the cleanup hooks close what they use.
-        await asyncio.wait(busy, timeout=CANCEL_GRACE)
+async def drain(connections: Connections, timeout: float, stop: asyncio.Event) -> None:
+    """Let every connection finish, TIMEOUT seconds at most; a second signal cuts it short."""
+    finishing = asyncio.create_task(connections.shutdown(timeout))
+    second_signal = asyncio.create_task(stop.wait())
+    await asyncio.wait([finishing, second_signal], return_when=asyncio.FIRST_COMPLETED)
+    second_signal.cancel()
+    if not finishing.done():
+        await connections.abort()  # the second signal: give up on them all now
+    await finishing
 
 
 def stop_event() -> asyncio.Event:

@@ -32,7 +32,7 @@ class RequestParser:
     def __init__(
         self,
         on_request: Callable[[RawRequest], None],
-        limits: Limits,
+        limits: Limits = Limits(),
         on_expect_continue: Callable[[], None] = lambda: None,
     ) -> None:
         self.on_request = on_request
@@ -88,10 +88,22 @@ class RequestParser:
         self.in_head = False
         self.head_size = 0
         version = self.parser.get_http_version()
-        self.limits.check_head(version, self.headers)
+        self.check_head(version)
         # An HTTP/1.0 client knows no 100 Continue: it sends its body without waiting.
-        if version == "1.1" and self.limits.expects_continue(self.headers):
+        if version == "1.1" and expects_continue(self.headers):
             self.on_expect_continue()
+
+    def check_head(self, version: str) -> None:
+        """Refuse, once the headers are in, what no body or handler should ever see."""
+        names = {name.lower() for name, _ in self.headers}
+        if version == "1.1" and b"host" not in names:  # RFC 9112, 3.2
+            raise RequestRejected(400, "an HTTP/1.1 request must have a Host header")
+        for name, value in self.headers:
+            name = name.lower()
+            if name == b"content-length" and int(value) > self.limits.client_max_size:
+                raise RequestRejected(413, "the request body is too large")
+            if name == b"expect" and value.lower() != b"100-continue":
+                raise RequestRejected(417, "the only expectation we meet is 100-continue")
 
     def on_body(self, body: bytes) -> None:
         self.body += body
@@ -109,3 +121,8 @@ class RequestParser:
         )
         self.on_request(request)
         self.in_head = True  # whatever comes next is the head of the next request
+
+
+def expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1)."""
+    return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in headers)

@@ -16,7 +16,7 @@ KEEPALIVE = 0.3  # seconds, the --keepalive-timeout the server runs with
 HEADER = 0.3  # seconds, its --header-timeout
 ARGS = ("--keepalive-timeout", str(KEEPALIVE), "--header-timeout", str(HEADER))
 LOOK_QUEUE = "sketch/protocol.py: HttpProtocol.on_request and HttpProtocol.answer_queue"
-LOOK_TIMER = "sketch/protocol.py: HttpProtocol.on_timeout (answer_queue starts the timer)"
+LOOK_TIMER = "sketch/protocol.py: HttpProtocol.on_timeout (answer_queue ends in all_answered)"
 
 
 # Each test opens connections of its own to one shared server and mostly waits (for timers,
@@ -57,7 +57,7 @@ async def test_two_requests_on_one_connection_are_both_answered(serve):
                 sent=conn.sent,
                 expected="no `Connection: close` header",
                 got=reply.raw,
-                look="sketch/protocol.py: HttpProtocol.answer_queue (item.keep_alive)",
+                look="sketch/protocol.py: HttpProtocol.answer_queue (close after the last)",
             )
             expect(
                 await still_open(conn),
@@ -117,7 +117,7 @@ async def test_connection_close_in_the_request_is_said_back_and_honoured(serve):
             sent=conn.sent,
             expected="a `Connection: close` header",
             got=reply.raw,
-            look="sketch/protocol.py: HttpProtocol.answer_queue (item.keep_alive)",
+            look="sketch/protocol.py: HttpProtocol.answer_queue (close after the last)",
         )
         expect(
             await conn.is_closed(timeout=1.0),
@@ -143,7 +143,7 @@ async def test_http_1_0_closes_after_the_response_unless_it_asked_for_keep_alive
             sent=conn.sent,
             expected="the connection closed after the response",
             got="still open after 1 s",
-            look="sketch/protocol.py: HttpProtocol.answer_queue (item.keep_alive)",
+            look="sketch/protocol.py: HttpProtocol.answer_queue (close after the last)",
         )
     keep_alive_10 = b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
     async with await Connection.open(server) as conn:

@@ -17,7 +17,7 @@ import pytest
 
 from workshop.testing import Connection, expect, get, server_output
 
-LOOK_DRAIN = "sketch/runner.py: drain"
+LOOK_DRAIN = "sketch/connections.py: Connections.shutdown"
 LOOK_SHUTDOWN = "sketch/protocol.py: HttpProtocol.shutdown"
 EXIT_WAIT = 3.0  # seconds a signalled server gets to exit
 IDLE_CLOSE = 0.25  # seconds an idle connection may stay open after SIGTERM (the busy one takes 0.4)
@@ -176,7 +176,7 @@ async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tm
         sent=conn.sent + b" (a 30 s handler), then SIGTERM",
         expected="exit code 0 within about 0.15 s",
         got=f"still running after {took:.1f} s" if code is None else f"exit {code} in {took:.2f} s",
-        look=f"{LOOK_DRAIN} (a bounded wait, then abort())",
+        look=f"{LOOK_SHUTDOWN} (a bounded wait, then abort())",
     )
     recorded = events(marker)
     want = ["handler started (30000 ms)", "handler cancelled", "shutdown hook", "cleanup hook"]
@@ -187,7 +187,7 @@ async def test_a_handler_slower_than_the_shutdown_timeout_is_cancelled(serve, tm
         sent="SIGTERM, shutdown timeout 0.15 s, handler of 30 s",
         expected=want,
         got=recorded,
-        look=f"sketch/protocol.py: HttpProtocol.abort and {LOOK_DRAIN} (wait for the workers)",
+        look=f"sketch/protocol.py: HttpProtocol.abort (wait for the handler) and {LOOK_SHUTDOWN}",
     )
     rest = await conn.read_until_close(timeout=1.0)
     expect(
@@ -237,7 +237,7 @@ async def test_a_second_signal_during_shutdown_stops_at_once(serve, tmp_path):
         sent="SIGTERM, then SIGINT while a 30 s handler ran (shutdown timeout 30 s)",
         expected="exit code 0 within a moment of the second signal",
         got=f"still running after {took:.1f} s" if code is None else f"exit {code} in {took:.2f} s",
-        look=f"{LOOK_DRAIN} (wait for all closed OR the stop event)",
+        look=f"sketch/runner.py: drain (a second signal aborts them all) and {LOOK_SHUTDOWN}",
     )
     expect(
         {"shutdown hook", "cleanup hook"} <= set(events(marker)),

@@ -1,0 +1,36 @@
+#: file from shutdown
+"""The open connections of a server, so that a shutdown reaches every one of them.
+
+Each connection adds itself when it is made and leaves when it is lost. At shutdown the
+server asks them all at once to finish (`HttpProtocol.shutdown`), and waits for the last.
+"""
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sketch.protocol import HttpProtocol
+
+
+class Connections:
+    """The register of a server's open connections."""
+
+    def __init__(self) -> None:
+        self.open: set[HttpProtocol] = set()
+
+    def add(self, connection: "HttpProtocol") -> None:
+        self.open.add(connection)
+
+    def discard(self, connection: "HttpProtocol") -> None:
+        self.open.discard(connection)
+
+    async def shutdown(self, timeout: float) -> None:
+        """Ask every connection to finish within TIMEOUT seconds; return once all have."""
+        #: todo shutdown Await connection.shutdown(timeout) for every connection in a copy of
+        #:     self.open, all at once (asyncio.gather).
+        await asyncio.gather(*(connection.shutdown(timeout) for connection in list(self.open)))
+        #: end shutdown
+
+    async def abort(self) -> None:
+        """Give up on every connection now: a second signal means stop at once."""
+        await asyncio.gather(*(connection.abort() for connection in list(self.open)))
