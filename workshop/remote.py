@@ -45,6 +45,17 @@ START_CALL = (
 )
 
 
+# What a bare RecursionError means, and the trap behind it that the lessons warn about
+# (stage 06 builds its chain of middlewares in a loop).
+RECURSION = (
+    "Calls went round in a loop until Python's limit: the lines that repeat are the loop.\n"
+    "A function made in a loop (a lambda, an inner def) that reads the loop's variable when\n"
+    "it is called, not when it was made, does this: every one of them sees the variable's\n"
+    "last value (late binding), so each layer calls the same one. Bind the value when you\n"
+    "make the function: functools.partial(middleware, handler=handler)."
+)
+
+
 class ChildFailed(TeachingFailure):
     """The learner's object process hung, exited or flooded: the test fails saying which."""
 
@@ -68,9 +79,12 @@ class LearnerError(Exception):
 
     def report(self) -> str:
         """The message and, below it, where the learner's code raised it."""
+        text = self.message
+        if self.is_a("RecursionError"):
+            text += "\n" + RECURSION
         if not self.learner_traceback:
-            return self.message
-        return f"{self.message}\n\nWhere your code raised it:\n{self.learner_traceback}"
+            return text
+        return f"{text}\n\nWhere your code raised it:\n{self.learner_traceback}"
 
     def is_a(self, name: str) -> bool:
         """Whether the learner's exception class is NAME or inherits from it (by name)."""
