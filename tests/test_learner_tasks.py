@@ -140,17 +140,32 @@ def test_goto_moves_the_current_stage_without_touching_any_folder(clone: Path):
     assert git(clone, "status", "--porcelain", "--", "steps") == before
 
 
-def test_diff_shows_your_changes_against_the_skeleton_and_the_solution(clone: Path):
+def test_diff_shows_your_changes_and_the_answer_only_when_asked(clone: Path):
     make_learner_work(clone)
-    against_skeleton = invoke(clone, "diff", "01", "--against", "skeleton").stdout
-    assert "+# my attempt, no newline at the end" in against_skeleton
-    assert "\\ No newline at end of file" in against_skeleton
-    assert "Binary files /dev/null and steps/01_echo/sketch/logo.bin differ" in against_skeleton
-    against_solution = invoke(clone, "diff", "01").stdout
-    assert "--- solutions/01_echo/sketch/protocol.py" in against_solution
-    assert "-        self.transport.write(data)" in against_solution
+    first = invoke(clone, "diff", "01").stdout  # no checkpoint yet: against the skeleton
+    assert first.startswith("The skeleton as shipped (-), against steps/01_echo/sketch/ as it")
+    assert first == invoke(clone, "diff", "01", "--against", "skeleton").stdout
+    assert "+# my attempt, no newline at the end" in first
+    assert "\\ No newline at end of file" in first
+    assert "Binary files /dev/null and steps/01_echo/sketch/logo.bin differ" in first
+    assert "solutions/" not in first, "the answer is shown only when asked for"
+    answer = invoke(clone, "diff", "01", "--against", "reference").stdout
+    assert answer.startswith("This is the answer: the reference solution of 01_echo")
+    assert "--- solutions/01_echo/sketch/protocol.py" in answer
+    assert "-        self.transport.write(data)" in answer
+    assert invoke(clone, "diff", "01", "--against", "solution").stdout == answer
     bad = invoke(clone, "diff", "01", "--against", "yesterday")
-    assert bad.returncode == 2 and "solution, skeleton, checkpoint" in bad.stderr
+    assert bad.returncode == 2 and "checkpoint, skeleton, reference, backup" in bad.stderr
+
+
+def test_diff_compares_with_the_checkpoint_once_there_is_one(clone: Path):
+    put_solution_in_by_hand(clone)
+    assert invoke(clone, "check", "01").returncode == 0
+    with open(clone / "steps/01_echo/sketch/server.py", "a", encoding="utf-8") as f:
+        f.write("# since the pass\n")
+    since = invoke(clone, "diff", "01").stdout
+    assert since.startswith("Your code when the stage first passed (checkpoint/01_echo) (-),")
+    assert "+# since the pass" in since and "protocol.py" not in since
 
 
 def test_help_of_solve_explains_each_flag(clone: Path):
