@@ -112,6 +112,22 @@ def test_next_names_the_lesson_the_first_todo_and_the_command(clone: Path):
     assert said.endswith("then run invoke check.")
 
 
+def test_next_after_the_last_stage_says_the_workshop_is_finished(clone: Path):
+    from workshop import state
+
+    final = manifest.final(clone)
+    saved = state.State(current=final.id, passed={s.id: state.now() for s in stages(clone)})
+    state.save(saved, clone)
+    said = invoke(clone, "next").stdout
+    assert said.startswith("You have finished the workshop"), said
+    assert "README.md" not in said
+    saved.passed.pop(stages(clone)[2].id)
+    state.save(saved, clone)
+    said = invoke(clone, "next").stdout
+    assert said.startswith("The last stage passed; these have not yet: 03_responses"), said
+    assert "invoke goto 03_responses" in said
+
+
 @pytest.mark.parametrize("stage", manifest.stages(), ids=lambda s: s.id)
 def test_next_points_at_the_first_todo_of_the_lessons_list(stage):
     from workshop.tasks.learner import first_todo

@@ -93,6 +93,22 @@ def next(c):  # noqa: A001 - `invoke next` is the name a learner types
     """One line: your current stage, its lesson, the first open TODO, and the command to run."""
     stage = state.current_stage(ROOT)
     out = console()
+    passed = state.load(ROOT).passed
+    if stage.id == manifest.final(ROOT).id and stage.id in passed:
+        left = [s for s in manifest.stages(ROOT) if s.id not in passed]
+        if not left:
+            out.print(
+                f"[ok]You have finished the workshop[/]: all {len(passed)} stages passed, and "
+                "sketch is a web framework. Each lesson ends with challenges to go further; "
+                "[cmd]invoke progress[/] shows the whole way."
+            )
+            return
+        names = ", ".join(s.id for s in left)
+        out.print(
+            f"The last stage passed; these have not yet: {esc(names)}. "
+            f"[cmd]invoke goto {left[0].id}[/] makes the first your current stage."
+        )
+        return
     lesson = _rel(stage.lesson())
     todo = first_todo(stage)
     where = f", then open [path]{todo[0]}:{todo[1]}[/]" if todo else ""
