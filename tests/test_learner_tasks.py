@@ -93,6 +93,31 @@ def test_progress_shows_passes_swaps_hints_and_checkpoints(clone: Path):
     assert f"1 of {len(ids)} stages passed" in table
 
 
+def test_progress_keeps_every_name_whole_in_80_columns(clone: Path, tmp_path: Path):
+    from workshop import state
+
+    root = without_git(clone, tmp_path / "archive")  # the longest checkpoint names
+    ids = [s.id for s in stages(root)]
+    state.save(state.State(passed={i: state.now() for i in ids[:5]}), root)
+    for stage_id in ids[:5]:
+        checkpoints.make_checkpoint(manifest.find(stage_id, root), root)
+    for stage_id in ids[5:]:
+        with open(root / "steps" / stage_id / "sketch" / "app.py", "a", encoding="utf-8") as f:
+            f.write("# started\n")  # "in progress": the longest status
+    table = subprocess.run(
+        [sys.executable, "-m", "invoke", "progress"],
+        cwd=root,
+        env=env_for(root, COLUMNS="80"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+    assert "…" not in table, table
+    for stage_id in ids:
+        assert re.search(rf"\b{stage_id}\b +(passed|in progress)", table), table
+
+
 def test_progress_says_failing_after_a_failed_check_until_it_passes(clone: Path):
     def row(stage_id: str) -> str:
         table = invoke(clone, "progress").stdout

@@ -429,9 +429,15 @@ def progress(c):
     saved = state.load(ROOT)
     current = state.current_stage(ROOT)
     git = checkpoints.uses_git(ROOT)
-    table = Table("", "stage", "status", "reference", "hints", "checkpoint", box=box.SIMPLE)
-    for column in table.columns:
-        column.no_wrap = True
+    table = Table(box=box.SIMPLE, pad_edge=False)
+    # Stage names and statuses never shrink; on a narrow terminal the last columns fold.
+    width = max(len(stage.id) for stage in manifest.stages(ROOT))
+    table.add_column("", no_wrap=True)
+    table.add_column("stage", no_wrap=True, min_width=width)
+    table.add_column("status", no_wrap=True, min_width=len("in progress"))
+    table.add_column("reference", overflow="fold")
+    table.add_column("hints", no_wrap=True)
+    table.add_column("checkpoint", overflow="fold")
     marks = {
         "passed": "[ok]passed[/]",
         "failing": "[bad]failing[/]",
