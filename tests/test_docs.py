@@ -72,3 +72,9 @@ def test_every_relative_link_in_the_docs_points_at_a_file():
             if "://" in target or target.startswith("mailto:"):
                 continue
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to {target}"
+
+
+def test_the_quickstart_says_how_to_join_a_class_that_is_further_on():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme[readme.index("## Quickstart") :].split("\n## ", 1)[0]
+    assert "invoke goto 06" in quickstart, "a learner joining at stage 06 starts with goto"
