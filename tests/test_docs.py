@@ -54,6 +54,31 @@ def test_every_lesson_names_each_todo_by_file_and_function(stage):
     assert not missing, f"{stage.id}'s lesson does not mention these TODOs: {missing}"
 
 
+ITEM = re.compile(r"^\d+\. `(?:(?P<file>sketch/[\w/]+\.py)(?:`: `|: ))?(?P<function>[\w.]+)`", re.M)
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.id)
+def test_every_todo_the_lesson_lists_is_a_todo_of_the_skeleton(stage):
+    """`1. sketch/router.py: UrlDispatcher.resolve: ...`: that function has this stage's TODO
+    in the skeleton (an item may leave the file to the list's introduction)."""
+    lesson = stage.lesson().read_text(encoding="utf-8")
+    section = lesson[lesson.index("## Your TODO") :].split("\n## ", 2)[0]
+    items = list(ITEM.finditer(section))
+    assert items, f"{stage.id}'s TODO list names no function as `sketch/file.py: Function`"
+    present = set(todos(stage))
+    for item in items:
+        before = section[: item.start()]
+        files = re.findall(r"sketch/[\w/]+\.py", before)
+        file = item["file"] or (files[-1] if files else "")
+        assert (file, item["function"]) in present, (
+            f"{stage.id}'s lesson lists {file}: {item['function']}, which is not a TODO of the "
+            f"skeleton; its TODOs are {sorted(present)}"
+        )
+    assert len(items) == len(present), (
+        f"{stage.id}'s lesson lists {len(items)} TODOs; the skeleton has {len(present)}"
+    )
+
+
 def test_the_stage_tables_of_the_docs_say_what_the_manifest_says():
     stale = doctables.stale()
     assert not stale, f"{stale}: a table of stages differs from stages.toml; run `invoke build`"
