@@ -103,3 +103,37 @@ def test_the_quickstart_says_how_to_join_a_class_that_is_further_on():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quickstart = readme[readme.index("## Quickstart") :].split("\n## ", 1)[0]
     assert "invoke goto 06" in quickstart, "a learner joining at stage 06 starts with goto"
+
+
+def todo_section(stage: manifest.Stage) -> str:
+    lesson = stage.lesson().read_text(encoding="utf-8")
+    return lesson[lesson.index("## Your TODO") :].split("\n## ", 2)[0]
+
+
+def test_stage_02_says_everywhere_that_an_upgrade_is_caught():
+    """02's tests require `except httptools.HttpParserUpgrade`: its TODO list, its TODO and
+    its hints say so too."""
+    stage = manifest.find("02")
+    skeleton = (stage.step_dir() / "sketch" / "protocol.py").read_text(encoding="utf-8")
+    tests = (stage.tests_dir() / "test_server.py").read_text(encoding="utf-8")
+    assert "HttpParserUpgrade" in tests
+    assert "HttpParserUpgrade" in todo_section(stage)
+    assert any("HttpParserUpgrade" in t.message for _, t in stubs(skeleton))
+    assert any("HttpParserUpgrade" in hint for hint in stage.hints)
+    assert "your stage 01 code" not in stage.lesson().read_text(encoding="utf-8")
+
+
+def test_stage_03_names_the_same_statuses_without_a_body_everywhere():
+    stage = manifest.find("03")
+    skeleton = (stage.step_dir() / "sketch" / "response.py").read_text(encoding="utf-8")
+    end = skeleton.index("\n", skeleton.index("NO_BODY = "))
+    comment = skeleton[:end].rsplit("\n\n", 1)[-1]  # the comment, and the line it is about
+    (todo,) = [t for _, t in stubs(skeleton) if t.function == "Response.encode"]
+    for said in (comment, todo.message, todo_section(stage)):
+        assert "1xx" in said and "204" in said and "304" in said, said
+
+
+def test_stage_09_hints_do_not_say_on_request_only_queues():
+    stage = manifest.find("09")
+    assert "pause reading" in todo_section(stage)
+    assert not any("only queues" in hint for hint in stage.hints)
