@@ -137,3 +137,34 @@ def test_stage_09_hints_do_not_say_on_request_only_queues():
     stage = manifest.find("09")
     assert "pause reading" in todo_section(stage)
     assert not any("only queues" in hint for hint in stage.hints)
+
+
+def unit_source(path, qualname: str) -> str | None:
+    """The source of the def or class QUALNAME (`Class.method`) in PATH, or None."""
+    import ast
+
+    if not path.is_file():
+        return None
+    nodes, node = ast.parse(path.read_text(encoding="utf-8")).body, None
+    for part in qualname.split("."):
+        node = next((n for n in nodes if getattr(n, "name", None) == part), None)
+        if node is None:
+            return None
+        nodes = getattr(node, "body", [])
+    return ast.unparse(node)
+
+
+@pytest.mark.parametrize("stage", STAGES[:-1], ids=lambda s: s.id)
+def test_what_a_todo_taught_reaches_the_next_skeleton_as_taught(stage):
+    """The next stage starts from this one's reference: a function a TODO here had the
+    learner write is there as the reference wrote it, or gone, or the next lesson says why
+    it changed (09 taught the worker without a guard that 10's skeleton then had)."""
+    following = STAGES[STAGES.index(stage) + 1]
+    lesson = following.lesson().read_text(encoding="utf-8")
+    for file, function in todos(stage):
+        taught = unit_source(stage.solution_dir() / file, function)
+        then = unit_source(following.step_dir() / file, function)
+        assert then in (None, taught) or function.split(".")[-1] in lesson, (
+            f"{file}: {function}, a TODO of {stage.id}, differs in {following.id}'s skeleton "
+            f"from {stage.id}'s reference, and {following.id}'s lesson does not say so"
+        )

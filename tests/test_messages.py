@@ -180,6 +180,12 @@ def test_a_recursion_error_explains_the_late_binding_trap():
     assert "functools.partial" in error.report()
 
 
+def test_a_recursion_error_in_the_server_is_explained_first(tmp_path):
+    run = check_stage_01(fake_sketch(tmp_path, serving("self.data_received(data)")))
+    assert first_line(run).startswith("The server logged a RecursionError")
+    assert "late binding" in run.first_failure.message
+
+
 def test_a_response_with_no_empty_line_is_not_shown_a_body_it_never_had():
     path = ROOT / "steps/03_responses/tests/test_response.py"
     spec = importlib.util.spec_from_file_location("stage_03_test_response", path)
