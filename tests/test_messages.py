@@ -18,7 +18,7 @@ import pytest
 
 from tests.test_harness import check_stage_01, fake_sketch, serving
 from workshop import manifest, runner
-from workshop.remote import learner_error
+from workshop.remote import ChildFailed, ObjectChild, learner_error
 from workshop.server import ServerProcess
 from workshop.tasks import core
 from workshop.testing import TeachingFailure
@@ -118,7 +118,7 @@ def test_a_server_killed_by_the_signal_the_test_sent_says_nothing_handled_it(tmp
 def test_hooks_in_the_wrong_order_after_sigint_say_the_test_stopped_the_server(tmp_path):
     old = "        await app.shutdown()\n        await app.cleanup()\n"
     new = "        await app.cleanup()\n        await app.shutdown()\n"
-    run = check("07", changed_reference(tmp_path, "07", "runner.py", old, new))
+    run = check("lifecycle", changed_reference(tmp_path, "lifecycle", "runner.py", old, new))
     failure = run.first_failure
     assert failure is not None, "the wrong order passed"
     assert "shutdown hooks run in order, then the cleanup hooks" in first_line(run)
@@ -127,18 +127,19 @@ def test_hooks_in_the_wrong_order_after_sigint_say_the_test_stopped_the_server(t
 
 
 def test_the_untouched_stage_10_says_it_stopped_at_a_todo(capsys, monkeypatch):
-    stage = manifest.find("10")
+    stage = manifest.find("shutdown")
     run = runner.run_stage(stage, sketch_dir=stage.step_dir(), first_failure=True)
     assert first_line(run).startswith("Your code stopped at a TODO: sketch/connections.py: ")
     printed = shown(run, capsys, monkeypatch)
-    assert "Open steps/10_shutdown/sketch/connections.py, Connections.shutdown" in printed
+    assert f"Open steps/{stage.id}/sketch/connections.py, Connections.shutdown" in printed
 
 
 def test_an_untouched_todo_in_a_callback_and_the_test_point_at_the_same_place(tmp_path):
     """01: start_server done, connection_made not: `look at:` and `Open` agree on it."""
-    shutil.copytree(ROOT / "steps/01_echo/sketch", tmp_path / "sketch")
-    shutil.copy(ROOT / "solutions/01_echo/sketch/server.py", tmp_path / "sketch/server.py")
-    run = check("01", tmp_path)
+    echo = manifest.find("echo")
+    shutil.copytree(echo.step_dir() / "sketch", tmp_path / "sketch")
+    shutil.copy(echo.solution_dir() / "sketch/server.py", tmp_path / "sketch/server.py")
+    run = check("echo", tmp_path)
     assert first_line(run).startswith("Your code stopped at a TODO: sketch/protocol.py: ")
     pointers = runner.LOOK_AT.findall(run.first_failure.message)
     assert pointers == ["sketch/protocol.py: EchoProtocol.connection_made"], pointers
@@ -150,7 +151,7 @@ def test_a_shutdown_that_waits_out_its_timeout_points_at_the_learners_code(tmp_p
     """10: `drain` is given; a slow one is the learner's HttpProtocol.shutdown."""
     old = "        done, _ = await asyncio.wait([self.closed], timeout=timeout)\n"
     new = "        await asyncio.sleep(timeout)\n        done = self.closed.done()\n"
-    run = check("10", changed_reference(tmp_path, "10", "protocol.py", old, new))
+    run = check("shutdown", changed_reference(tmp_path, "shutdown", "protocol.py", old, new))
     where = run.where_to_look()
     assert where is not None, run.first_failure
     assert where.file in ("sketch/connections.py", "sketch/protocol.py"), where
@@ -160,7 +161,8 @@ def test_a_shutdown_that_waits_out_its_timeout_points_at_the_learners_code(tmp_p
 def test_keep_going_names_every_failure_the_summary_counts(tmp_path, capsys, monkeypatch):
     old = "for signum in (signal.SIGINT, signal.SIGTERM):"
     new = "for signum in (signal.SIGINT,):"
-    run = check("10", changed_reference(tmp_path, "10", "runner.py", old, new), keep_going=True)
+    sketch_dir = changed_reference(tmp_path, "shutdown", "runner.py", old, new)
+    run = check("shutdown", sketch_dir, keep_going=True)
     failed = [t for t in run.tests if not t.ok]
     assert len(failed) >= 2, run.summary()
     printed = shown(run, capsys, monkeypatch)
@@ -180,6 +182,24 @@ def test_a_recursion_error_explains_the_late_binding_trap():
     assert "functools.partial" in error.report()
 
 
+def test_a_call_into_the_object_child_that_blocks_its_loop_says_where(tmp_path):
+    """A driver's scenario stuck in the learner's data_received: the child's watchdog
+    noted where (workshop/child.py starts it), and the timeout says so first."""
+    child = ObjectChild(tmp_path, tmp_path, ROOT)
+    note = (
+        "workshop watchdog: the event loop is blocked: sketch/protocol.py: "
+        "HttpProtocol.data_received has not returned for 1 s; it is at sketch/protocol.py "
+        "line 60: `time.sleep(30)`\n"
+    )
+    child.output.feed(note.encode())
+    with pytest.raises(ChildFailed) as failure:
+        child._timed_out("await", {}, 5.0)
+    message = str(failure.value)
+    assert message.startswith("The event loop was blocked: sketch/protocol.py: HttpProtocol.")
+    assert "did not return within 5 s." in message.splitlines()[0]
+    assert runner.LOOK_AT.findall(message) == ["sketch/protocol.py: HttpProtocol.data_received"]
+
+
 def test_a_recursion_error_in_the_server_is_explained_first(tmp_path):
     run = check_stage_01(fake_sketch(tmp_path, serving("self.data_received(data)")))
     assert first_line(run).startswith("The server logged a RecursionError")
@@ -187,7 +207,7 @@ def test_a_recursion_error_in_the_server_is_explained_first(tmp_path):
 
 
 def test_a_response_with_no_empty_line_is_not_shown_a_body_it_never_had():
-    path = ROOT / "steps/03_responses/tests/test_response.py"
+    path = manifest.find("responses").tests_dir() / "test_response.py"
     spec = importlib.util.spec_from_file_location("stage_03_test_response", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -378,11 +378,10 @@ def diagnosis(server: ServerProcess, mark: int) -> str | None:
     output = server.output.since(mark)
     blocked = watchdog.NOTE.search(output)
     if blocked:
-        where = f"{blocked['file']}: {blocked['function']}"
+        said, where = watchdog.explain(blocked)
         return (
-            f"The event loop was blocked: {where} did not return for {blocked['seconds']} s"
-            f"{blocked['rest']}. While one callback runs nothing else does: no other "
-            f"connection is read, no timer fires, nothing is written.\n  look at:  {where}"
+            f"{said}: no other connection is read, no timer fires, nothing is written."
+            f"\n  look at:  {where}"
         )
     ended = None if server.expected_exit() else server.how_it_ended()
     todo = todos.raised(output)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workshop import sandbox, wire
+from workshop import sandbox, watchdog, wire
 from workshop.server import FLOOD, Output, read_output
 from workshop.testing import TeachingFailure
 from workshop.untrusted import plain
@@ -353,8 +353,12 @@ class ObjectChild:
         return self._result(reply)
 
     def _timed_out(self, op: str, fields: dict, limit: float) -> None:
-        what = _describe(op, fields)
-        self._fail(f"{what} in the learner's code did not return within {limit:g} s")
+        what = f"{_describe(op, fields)} in the learner's code did not return within {limit:g} s"
+        notes = list(watchdog.NOTE.finditer(self.output.since()))
+        if notes:  # its event loop is stuck in one callback: say where, first
+            said, where = watchdog.explain(notes[-1])
+            what = f"{said}, so {what}.\n  look at:  {where}"
+        self._fail(what)
         raise ChildFailed(self._message(self.broken or ""))
 
     def _result(self, reply: dict | None) -> Any:
@@ -441,7 +445,8 @@ class ObjectChild:
 
     def _message(self, why: str) -> str:
         tail = self.output.last_lines(15)
-        text = why + "."
+        first, *rest = why.split("\n")  # a sentence, then perhaps a `look at:` line
+        text = "\n".join([first if first.endswith(".") else first + ".", *rest])
         if tail:
             text += "\nIt printed:\n" + "\n".join("    " + line for line in tail.splitlines())
         return plain(self.rename(text))
@@ -480,7 +485,7 @@ def _describe(op: str, fields: dict) -> str:
     if op in ("getattr", "callmethod"):
         return f"`.{name}`{on}"
     if op == "await":
-        return f"awaiting a {type_name(target)}"
+        return f"awaiting a {type_name(target).removeprefix('builtins.')}"
     if op == "call":
-        return f"calling a {type_name(target)}"
+        return f"calling a {type_name(target).removeprefix('builtins.')}"
     return f"`{op}`{on}"

@@ -90,3 +90,14 @@ def note(inner: list[FrameType], package: str) -> str | None:
         f"the event loop is blocked: {file(callback)}: {name(callback)} has not returned "
         f"for {BLOCKED:g} s; it is at {at}"
     )
+
+
+def explain(found: re.Match[str]) -> tuple[str, str]:
+    """What a failure says first about a NOTE the watchdog printed (a sentence for the caller
+    to finish), and where the learner should look (`sketch/file.py: Function`)."""
+    where = f"{found['file']}: {found['function']}"
+    said = (
+        f"The event loop was blocked: {where} did not return for {found['seconds']} s"
+        f"{found['rest']}. While one callback runs nothing else does"
+    )
+    return said, where
