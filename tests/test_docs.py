@@ -113,7 +113,7 @@ def todo_section(stage: manifest.Stage) -> str:
 def test_stage_02_says_everywhere_that_an_upgrade_is_caught():
     """02's tests require `except httptools.HttpParserUpgrade`: its TODO list, its TODO and
     its hints say so too."""
-    stage = manifest.find("02")
+    stage = manifest.find("parsing")
     skeleton = (stage.step_dir() / "sketch" / "protocol.py").read_text(encoding="utf-8")
     tests = (stage.tests_dir() / "test_server.py").read_text(encoding="utf-8")
     assert "HttpParserUpgrade" in tests
@@ -124,7 +124,7 @@ def test_stage_02_says_everywhere_that_an_upgrade_is_caught():
 
 
 def test_stage_03_names_the_same_statuses_without_a_body_everywhere():
-    stage = manifest.find("03")
+    stage = manifest.find("responses")
     skeleton = (stage.step_dir() / "sketch" / "response.py").read_text(encoding="utf-8")
     end = skeleton.index("\n", skeleton.index("NO_BODY = "))
     comment = skeleton[:end].rsplit("\n\n", 1)[-1]  # the comment, and the line it is about
@@ -134,7 +134,7 @@ def test_stage_03_names_the_same_statuses_without_a_body_everywhere():
 
 
 def test_stage_09_hints_do_not_say_on_request_only_queues():
-    stage = manifest.find("09")
+    stage = manifest.find("keepalive")
     assert "pause reading" in todo_section(stage)
     assert not any("only queues" in hint for hint in stage.hints)
 
