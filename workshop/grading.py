@@ -52,7 +52,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -61,7 +60,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import build, fingerprint, graderlock, manifest, runner, untrusted
+from workshop import fingerprint, git, graderlock, lock, manifest, runner, untrusted
 from workshop import sandbox as sandboxing
 from workshop.manifest import Stage
 
@@ -365,8 +364,8 @@ def edited_tests(learner_tests: Path, trusted: dict[str, str]) -> list[str]:
 def _shipped_tests(repo: Path, stage: Stage) -> dict[str, str] | None:
     """The learner's stage tests as shipped, from their lock file (None when it has none)."""
     prefix = f"steps/{stage.id}/tests/"
-    lock = build.read_lock(repo)
-    found = {rel[len(prefix) :]: sha for rel, sha in lock.items() if rel.startswith(prefix)}
+    shipped = lock.read(repo)
+    found = {rel[len(prefix) :]: sha for rel, sha in shipped.items() if rel.startswith(prefix)}
     return found or None
 
 
@@ -382,7 +381,7 @@ def trusted_state(root: Path) -> dict[str, str]:
         if path.is_dir():
             state.update({f"{part}/{k}": v for k, v in graderlock.folder_hashes(path).items()})
         elif path.is_file():
-            state[part] = build.digest(path.read_bytes())
+            state[part] = lock.digest(path.read_bytes())
     for stage in manifest.stages(root):
         tests = f"steps/{stage.id}/tests"
         state.update({f"{tests}/{k}": v for k, v in graderlock.folder_hashes(root / tests).items()})
@@ -399,24 +398,6 @@ def _check_unchanged(root: Path, before: dict[str, str], after_stage: str) -> No
             f"the trusted checkout {root} changed while {after_stage} was graded ({listed}): "
             "a learner's process wrote into it, so no grade is given"
         )
-
-
-def commit_of(repo: Path) -> str | None:
-    """REPO's HEAD commit, when REPO is the top of a git work tree (not a folder inside one)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.split("\n")
-    if done.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != Path(repo).resolve():
-        return None
-    return lines[1].strip()
 
 
 def grade(
@@ -509,12 +490,12 @@ def grade(
                 result.flags.append("tests-edited")
     if tests_from or upstream:
         upstream = {"repository": None, "ref": None, **(upstream or {})}
-        upstream["commit"] = commit_of(trusted)
+        upstream["commit"] = git.commit_of(trusted)
     return Grade(
         score=round(sum(s.points for s in graded), 2),
         max_score=float(sum(s.max_points for s in graded)),
         stages=graded,
-        commit=commit_of(repo),
+        commit=git.commit_of(repo),
         time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         repo=str(repo),
         tests_from=str(trusted) if tests_from else None,

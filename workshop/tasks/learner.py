@@ -18,8 +18,8 @@ from rich import box
 from rich.table import Table
 
 from workshop import checkpoints, manifest, state, swap, todos
-from workshop.checkpoints import Files
 from workshop.console import console, esc
+from workshop.files import Files
 from workshop.manifest import Stage
 from workshop.tasks import core
 from workshop.tasks.core import pick_stage
