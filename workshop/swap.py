@@ -184,7 +184,7 @@ def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
     Each file comes from the first of these whose bytes match the lock: the file on disk (if
     untouched), the commits of the stage folder (a clone or a template repository holds the
     one that shipped it), or the new version `invoke update` left beside a file the learner
-    kept, or `workshop.build.generate()` (needs ruff; for archives without git).
+    kept. Nothing is rebuilt: that is the instructor's builder, not a learner's task.
     """
     prefix = f"steps/{stage.id}/{PACKAGE}/"
     wanted = {rel: sha for rel, sha in lock.read(root).items() if rel.startswith(prefix)}
@@ -200,25 +200,11 @@ def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
         found.update(_shipped_elsewhere(root, stage, missing))
     missing = {rel: sha for rel, sha in wanted.items() if rel not in found}
     if missing:
-        from workshop import build
-
-        try:
-            generated = build.generate(root)
-        except (RuntimeError, OSError) as error:
-            generated = {}
-            reason = str(error).splitlines()[0]
-        else:
-            reason = "the generated files differ from the lock"
-        for rel in list(missing):
-            data = generated.get(rel, "").encode("utf-8")
-            if rel in generated and lock.digest(data) == wanted[rel]:
-                found[rel] = data
-                del missing[rel]
-        if missing:
-            raise LookupError(
-                f"cannot find the shipped bytes of {', '.join(sorted(missing))} "
-                f"(not in git history; {reason})"
-            )
+        why = "not in git history" if checkpoints.uses_git(root) else "not a git repository"
+        raise LookupError(
+            f"cannot find the shipped bytes of {', '.join(sorted(missing))} ({why}): "
+            "copy them from a fresh download of the workshop, then run this again"
+        )
     return {rel[len(prefix) :]: File(data) for rel, data in sorted(found.items())}
 
 
