@@ -54,7 +54,7 @@ import json
 import os
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -67,13 +67,6 @@ from workshop.manifest import Stage
 SCHEMA_VERSION = 2
 SCHEMA = Path(__file__).parent / "schemas" / "grade.schema.json"
 STAGE_TIMEOUT = 120.0  # seconds for one stage's whole run when grading
-FORMATS = ("json", "junit", "github", "summary")
-FILES = {
-    "json": ("grade.json",),
-    "junit": ("junit.xml",),
-    "github": ("classroom.json", "classroom.b64"),
-    "summary": ("summary.md",),
-}
 CLASSROOM_FAILURES_SHOWN = 5  # failing tests named per stage in the Classroom log
 SUMMARY_LINES = 12  # lines of a stage's first failure shown in the summary
 CLASSROOM_RUNNER = "workshop"  # the reporter reads $WORKSHOP_RESULTS for this runner id
@@ -733,39 +726,65 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def write(result: Grade, out: Path, formats: Iterable[str], env: dict | None = None) -> list[Path]:
+# --- writing the outputs: one writer per format ----------------------------------------
+
+
+def _write_json(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    return [_put(out / "grade.json", to_json(result))]
+
+
+def _write_junit(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    return [_put(out / "junit.xml", to_junit(result))]
+
+
+def _write_github(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    """classroom.json and .b64; with $GITHUB_OUTPUT set, the step's outputs too."""
+    encoded = classroom_b64(result)
+    written = [
+        _put(out / "classroom.json", json.dumps(to_classroom(result), indent=1) + "\n"),
+        _put(out / "classroom.b64", encoded + "\n"),
+    ]
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
+            f.write(f"result={encoded}\nscore={result.score:g}\n")
+            f.write(f"max-score={result.max_score:g}\n")
+    return written
+
+
+def _write_summary(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    """summary.md; with $GITHUB_STEP_SUMMARY set, appended to the job's summary too."""
+    text = to_summary(result)
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return [_put(out / "summary.md", text)]
+
+
+def _put(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# `--format NAME`: the files each writes into the output folder.
+WRITERS: dict[str, Callable[[Grade, Path, Mapping[str, str]], list[Path]]] = {
+    "json": _write_json,  # grade.json
+    "junit": _write_junit,  # junit.xml
+    "github": _write_github,  # classroom.json, classroom.b64
+    "summary": _write_summary,  # summary.md
+}
+FORMATS = tuple(WRITERS)
+
+
+def write(
+    result: Grade, out: Path, formats: Iterable[str], env: Mapping[str, str] | None = None
+) -> list[Path]:
     """Write the chosen formats into OUT; also feed GitHub's step summary and outputs."""
     env = os.environ if env is None else env
+    unknown = [fmt for fmt in formats if fmt not in WRITERS]
+    if unknown:
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def put(name: str, text: str) -> None:
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-
-    for fmt in formats:
-        if fmt == "json":
-            put("grade.json", to_json(result))
-        elif fmt == "junit":
-            put("junit.xml", to_junit(result))
-        elif fmt == "github":
-            put("classroom.json", json.dumps(to_classroom(result), indent=1) + "\n")
-            encoded = classroom_b64(result)
-            put("classroom.b64", encoded + "\n")
-            if env.get("GITHUB_OUTPUT"):
-                with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-                    f.write(f"result={encoded}\nscore={result.score:g}\n")
-                    f.write(f"max-score={result.max_score:g}\n")
-        elif fmt == "summary":
-            text = to_summary(result)
-            put("summary.md", text)
-            if env.get("GITHUB_STEP_SUMMARY"):
-                with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-                    f.write(text + "\n")
-        else:
-            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return written
+    return [path for fmt in formats for path in WRITERS[fmt](result, out, env)]
 
 
 def parse_formats(text: str) -> list[str]:
