@@ -50,15 +50,18 @@ HTML) and has its workflow commands broken in classroom.json (workshop.untrusted
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
+import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from junitparser import Error, Failure, JUnitXml, Skipped, SystemErr, TestCase, TestSuite
 
 from workshop import fingerprint, git, graderlock, lock, manifest, runner, untrusted
 from workshop import sandbox as sandboxing
@@ -513,32 +516,16 @@ def to_json(result: Grade) -> str:
 
 
 def to_junit(result: Grade) -> str:
-    """One <testsuite> per graded stage; a timeout is a <failure type="timeout">."""
-    totals = result.totals()
-    suites = ET.Element(
-        "testsuites",
-        name="invoke grade",
-        tests=str(totals["tests"]),
-        failures=str(totals["failed"] + totals["timeouts"]),
-        errors=str(totals["errors"]),
-        skipped=str(totals["skipped"]),
-        time=f"{result.duration:.3f}",
-    )
-    for stage in result.stages:
-        if stage.status == "not written":
-            continue
-        suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=stage.id,
-            tests=str(len(stage.tests)),
-            failures=str(stage.count("fail", "timeout")),
-            errors=str(stage.count("error")),
-            skipped=str(stage.count("skip")),
-            time=f"{stage.duration:.3f}",
-            timestamp=result.time,
-        )
-        properties = ET.SubElement(suite, "properties")
+    """One <testsuite> per graded stage; a timeout is a <failure type="timeout">.
+
+    Written with junitparser, which counts each suite's tests, failures, errors and skips
+    from its cases (and the totals from the suites); the times are the runs' own.
+    """
+    report = JUnitXml("invoke grade")
+    graded = [stage for stage in result.stages if stage.status != "not written"]
+    for stage in graded:
+        suite = TestSuite(stage.id)
+        suite.timestamp = result.time
         for name, value in (
             ("title", stage.title),
             ("points", f"{stage.points:g}"),
@@ -549,32 +536,43 @@ def to_junit(result: Grade) -> str:
             ("tests_edited", "; ".join(stage.tests_edited) or "no"),
             ("sandbox", "sandboxed" if result.sandboxed else "not sandboxed"),
         ):
-            ET.SubElement(properties, "property", name=name, value=value)
-        for test in stage.tests:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{stage.id}.{Path(test.file).stem or 'stage'}",
-                name=test.name,
-                time=f"{test.duration:.3f}",
-            )
-            first_line = (test.message.strip().splitlines() or [test.status])[0][:200]
-            if test.status in ("fail", "timeout"):
-                kind = "timeout" if test.status == "timeout" else "failure"
-                element = ET.SubElement(case, "failure", message=first_line, type=kind)
-                element.text = test.message
-            elif test.status == "error":
-                element = ET.SubElement(case, "error", message=first_line, type="error")
-                element.text = test.message
-            elif test.status == "skip":
-                ET.SubElement(case, "skipped", message=first_line)
+            suite.add_property(name, _xml(value))
+        suite.add_testcases([_junit_case(stage, test) for test in stage.tests])
         if stage.tests_edited or stage.note or result.warnings:
             notes = [*result.warnings, *([stage.note] if stage.note else [])]
             if stage.tests_edited:
                 notes.append("tests edited: " + "; ".join(stage.tests_edited))
-            ET.SubElement(suite, "system-err").text = "\n".join(notes)
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+            suite.append(SystemErr(_xml("\n".join(notes))))
+        report.add_testsuite(suite)
+    report.update_statistics()
+    for suite, stage in zip(report, graded, strict=True):
+        suite.time = round(stage.duration, 3)  # the stage's run, not the sum of its tests
+    report.time = round(result.duration, 3)
+    written = io.BytesIO()
+    report.write(written, pretty=True)
+    return written.getvalue().decode("utf-8")
+
+
+def _junit_case(stage: StageGrade, test: TestGrade) -> TestCase:
+    classname = f"{stage.id}.{Path(test.file).stem or 'stage'}"
+    case = TestCase(_xml(test.name), _xml(classname), round(test.duration, 3))
+    first_line = _xml((test.message.strip().splitlines() or [test.status])[0][:200])
+    if test.status == "skip":
+        case.result = [Skipped(first_line)]
+    elif test.status in ("fail", "timeout", "error"):
+        kind = Error if test.status == "error" else Failure
+        outcome = kind(first_line, {"fail": "failure"}.get(test.status, test.status))
+        outcome.text = _xml(test.message)
+        case.result = [outcome]
+    return case
+
+
+# What XML 1.0 cannot hold (most control characters, lone surrogates), shown as \xNN.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 def to_classroom(result: Grade) -> dict:
