@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -43,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import git, manifest, untrusted
+from workshop import git, manifest, processes, untrusted
 
 COLUMNS = ("identifier", "points", "max", "flags", "commit", "repository", "note")
 CLASSROOM_URL = "student_repository_url"  # the column of Classroom's assignment grades export
@@ -289,10 +288,7 @@ def grade_one(entry: Entry, record: dict[str, str], out: Path, options: Options)
 
 
 def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
+    processes.kill_tree(process.pid)
     process.wait()
 
 

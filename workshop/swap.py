@@ -22,11 +22,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import checkpoints, files, git, lock, manifest, state
+from workshop import checkpoints, files, git, lock, manifest, processes, state
 from workshop.files import File, Files
 from workshop.manifest import Stage
 
@@ -47,7 +46,7 @@ def tick(what: str) -> None:
     _operations += 1
     limit = os.environ.get("WORKSHOP_FAULT_AFTER")
     if limit and _operations == int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+        processes.kill_self()
 
 
 # --- the journal ---------------------------------------------------------------------------
