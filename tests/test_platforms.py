@@ -216,3 +216,41 @@ def test_the_linux_only_finder_sees_a_bare_killpg_and_lets_a_guarded_one_be(tmp_
         "m.py:3: signal.SIGKILL",
         "m.py:8: '/proc/self/stat'",
     ]
+
+
+# --- macOS starts a process with a soft limit of 256 open files -----------------------------
+
+MACOS_SOFT_LIMIT = 256
+HOLD_SOCKETS = 400  # more than the limit allows: what the load tests and benchmarks need
+
+HOLD = f"""
+import resource, socket
+from workshop import files
+files.allow_open_files({HOLD_SOCKETS})
+held = [socket.socket() for _ in range({HOLD_SOCKETS})]
+print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no file limits to raise")
+def test_a_process_that_holds_hundreds_of_sockets_raises_a_soft_limit_of_256():
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < HOLD_SOCKETS + 100:
+        pytest.skip(f"the hard limit here ({hard}) is below what the test needs")
+
+    def as_on_macos() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MACOS_SOFT_LIMIT, hard))
+
+    done = subprocess.run(
+        [sys.executable, "-c", HOLD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        preexec_fn=as_on_macos,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > HOLD_SOCKETS

@@ -147,3 +147,32 @@ def fsync_dir(folder: Path) -> None:
 def hashes(folder: Path, digest: Callable[[bytes], str]) -> dict[str, str]:
     """{path relative to FOLDER: DIGEST(bytes)} of every file in it, caches left out."""
     return {path.relative_to(folder).as_posix(): digest(path.read_bytes()) for path in walk(folder)}
+
+
+# --- how many files a process may hold open ---------------------------------------------------
+
+RESERVED_FILES = 64  # beside its sockets, a process holds a few dozen files (Python, libraries)
+
+
+def allow_open_files(sockets: int) -> int:
+    """Let this process (and the processes it starts from now on) hold SOCKETS sockets at once.
+
+    macOS's default soft limit on open files is 256; a load test or benchmark with hundreds
+    of connections needs more. The soft limit is raised to SOCKETS plus `RESERVED_FILES`, at
+    most to the hard limit; it is never lowered. Returns the soft limit in force (SOCKETS
+    where the platform has none).
+    """
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return sockets
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = sockets + RESERVED_FILES
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    except (ValueError, OSError):  # macOS refuses more than kern.maxfilesperproc
+        return soft
+    return raised
