@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from junitparser import JUnitXml, SystemErr
 
-from workshop import grading, manifest
+from workshop import files, grading, manifest
 
 ROOT = manifest.ROOT
 TOOLING = ("workshop", "tasks.py", "pyproject.toml", "grader.lock")
@@ -31,8 +31,7 @@ def clone_to(target: Path) -> Path:
     for name in TOOLING:
         source = ROOT / name
         if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__")
-            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=ignore)
+            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=files.ignore_caches)
         else:
             shutil.copy2(source, target / name)
     return target

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop import git, graderlock, lock, manifest
+from workshop.files import ignored
 from workshop.manifest import Stage
 
 if sys.version_info >= (3, 11):
@@ -139,7 +140,7 @@ def files(root: Path, released: list[Stage], references: list[Stage]
             rel == item or (item.endswith("/") and rel.startswith(item))
             for item in SHIPPED + OPTIONAL
         )
-        if wanted and (root / rel).is_file() and "__pycache__" not in rel:
+        if wanted and (root / rel).is_file() and not ignored(rel):
             chosen[rel] = ((root / rel).read_bytes(), executable)
     chosen[manifest.MANIFEST] = (manifest_text(root, released, references).encode(), False)
     chosen["README.md"] = (readme(released).encode(), False)

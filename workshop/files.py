@@ -29,6 +29,11 @@ def ignored(path: PurePath | str) -> bool:
     return bool(IGNORED.intersection(path.parts)) or path.suffix in IGNORED_SUFFIXES
 
 
+def ignore_caches(folder: str, names: list[str]) -> set[str]:
+    """`shutil.copytree(..., ignore=ignore_caches)`: leave the caches out of a copy."""
+    return {name for name in names if ignored(name)}
+
+
 def walk(folder: Path) -> Iterator[Path]:
     """Every file under FOLDER, sorted, caches left out (symlinks to files included)."""
     if folder.is_dir():
