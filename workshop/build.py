@@ -9,30 +9,21 @@ and solutions/, so a build never overwrites a learner's work.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import manifest
+from workshop import files, lock, manifest
 from workshop.markers import PACKAGE, MarkerError, Source, parse, renames, render
 
 SOURCE = Path("source") / "sketch"
-LOCK = "workshop.lock"
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"}
 
 
 # --- every stage, every file --------------------------------------------------------------
-
-
-def _source_files(root: Path) -> list[Path]:
-    base = root / SOURCE
-    return sorted(p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts))
 
 
 def sources(root: Path = manifest.ROOT) -> list[Source]:
@@ -40,7 +31,7 @@ def sources(root: Path = manifest.ROOT) -> list[Source]:
     order = [stage.name for stage in manifest.stages(root)]
     found: list[Source] = []
     owners: dict[str, str] = {}  # a variant's own name -> the file it is in
-    for path in _source_files(root):
+    for path in files.walk(root / SOURCE):
         rel = path.relative_to(root / SOURCE).as_posix()
         source = parse(path.read_text(encoding="utf-8"), rel, order)
         for unit in source.units:
@@ -149,43 +140,6 @@ def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
         return {rel: Path(tmp, rel).read_text(encoding="utf-8") for rel in files}
 
 
-# --- the lock file: what was shipped --------------------------------------------------
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def shipped_files(root: Path) -> Iterable[Path]:
-    """Every file under steps/ and solutions/ that the workshop ships."""
-    for top in ("steps", "solutions"):
-        base = root / top
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                ignored = IGNORED_PARTS & set(path.parts) or path.suffix in {".pyc", ".pyo"}
-                if path.is_file() and not ignored:
-                    yield path
-
-
-def read_lock(root: Path) -> dict[str, str]:
-    path = root / LOCK
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))["files"]
-
-
-def lock_text(root: Path, overrides: dict[str, str] | None = None) -> str:
-    """The lock as it should be for the tree (with `overrides` standing in for files)."""
-    hashes = {p.relative_to(root).as_posix(): digest(p.read_bytes()) for p in shipped_files(root)}
-    for rel, text in (overrides or {}).items():
-        hashes[rel] = digest(text.encode("utf-8"))
-    body = {
-        "about": "sha256 of each file shipped under steps/ and solutions/, by invoke build",
-        "files": dict(sorted(hashes.items())),
-    }
-    return json.dumps(body, indent=1) + "\n"
-
-
 # --- writing and checking --------------------------------------------------------------
 
 
@@ -204,14 +158,14 @@ def _generated_dirs(root: Path) -> list[Path]:
     ]
 
 
-def stale_files(root: Path, files: dict[str, str]) -> list[str]:
+def stale_files(root: Path, made: dict[str, str]) -> list[str]:
     """Files inside generated packages that the source no longer makes."""
     stale = []
     for folder in _generated_dirs(root):
         if folder.is_dir():
-            for path in folder.rglob("*"):
+            for path in files.walk(folder):
                 rel = path.relative_to(root).as_posix()
-                if path.is_file() and not IGNORED_PARTS & set(path.parts) and rel not in files:
+                if rel not in made:
                     stale.append(rel)
     return sorted(stale)
 
@@ -222,17 +176,17 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
     A file under steps/ whose bytes differ both from what was shipped (the lock) and from
     what the build makes is the learner's work: it is kept, unless `force` is set.
     """
-    files = generate(root)
-    shipped = read_lock(root)
+    made = generate(root)
+    shipped = lock.read(root)
     report = BuildReport(written=[], removed=[], kept=[])
 
     def learner_changed(rel: str, path: Path) -> bool:
         if force or not rel.startswith("steps/") or not path.exists():
             return False
-        current = digest(path.read_bytes())
+        current = lock.digest(path.read_bytes())
         return rel in shipped and current != shipped[rel]
 
-    for rel, text in files.items():
+    for rel, text in made.items():
         path = root / rel
         new = text.encode("utf-8")
         if path.exists() and path.read_bytes() == new:
@@ -240,12 +194,9 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
         if learner_changed(rel, path):
             report.kept.append(rel)
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".build-tmp")
-        tmp.write_bytes(new)
-        tmp.replace(path)
+        files.write_atomic(path, new)
         report.written.append(rel)
-    for rel in stale_files(root, files):
+    for rel in stale_files(root, made):
         if learner_changed(rel, root / rel):
             report.kept.append(rel)
             continue
@@ -254,7 +205,7 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
     for folder in _generated_dirs(root):
         if folder.is_dir() and not any(folder.rglob("*.py")):
             shutil.rmtree(folder)
-    (root / LOCK).write_text(lock_text(root), encoding="utf-8")
+    lock.write(root)
     return report
 
 
@@ -266,16 +217,16 @@ class Drift:
 
 def drift(root: Path = manifest.ROOT) -> list[Drift]:
     """Every way the committed snapshots and lock differ from what `invoke build` makes."""
-    files = generate(root)
+    made = generate(root)
     found = []
-    for rel, text in files.items():
+    for rel, text in made.items():
         path = root / rel
         if not path.exists():
             found.append(Drift(rel, "missing"))
         elif path.read_text(encoding="utf-8") != text:
             found.append(Drift(rel, "differs from the source (edited by hand?)"))
-    found += [Drift(rel, "not made by the source any more") for rel in stale_files(root, files)]
-    lock = root / LOCK
-    if not lock.exists() or lock.read_text(encoding="utf-8") != lock_text(root):
-        found.append(Drift(LOCK, "out of date"))
+    found += [Drift(rel, "not made by the source any more") for rel in stale_files(root, made)]
+    recorded = root / lock.LOCK
+    if not recorded.exists() or recorded.read_text(encoding="utf-8") != lock.text(root):
+        found.append(Drift(lock.LOCK, "out of date"))
     return found
