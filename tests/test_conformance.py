@@ -53,14 +53,12 @@ async def reaches_the_app(server, data: bytes, rule: str, look: str, **seen: obj
 # --- the target and the URL (RFC 9112 3.2; aiohttp's request.url, rel_url, host) -----------
 
 
-@fixed_in("03", "an absolute-form target is routed on the whole URL and gets 404")
 async def test_an_absolute_form_target_reaches_the_route_of_its_path(server):
     data = b"GET http://example.com/echo?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
     rule = "RFC 9112 3.2.2: a server MUST accept the absolute form, and route it on its path"
     await reaches_the_app(server, data, rule, URL_LOOK, path="/echo", query_string="x=1")
 
 
-@fixed_in("03", "request.url is the target as sent, and request.host does not exist")
 async def test_the_authority_of_an_absolute_form_target_overrides_host(server):
     data = b"GET http://example.com:8080/echo HTTP/1.1\r\nHost: other.test\r\n\r\n"
     rule = "RFC 9112 3.2.2: with an absolute-form target, its authority wins over Host"
@@ -69,7 +67,6 @@ async def test_the_authority_of_an_absolute_form_target_overrides_host(server):
     )
 
 
-@fixed_in("03", "request.url is relative and request.rel_url does not exist")
 async def test_request_url_is_absolute_and_request_rel_url_is_relative(server):
     data = b"GET /info?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"
     rule = "as aiohttp (and the contract): url has scheme and Host, rel_url path and query"
@@ -84,7 +81,6 @@ async def test_request_url_is_absolute_and_request_rel_url_is_relative(server):
     )
 
 
-@fixed_in("03", "request.url is relative and request.host does not exist")
 @pytest.mark.parametrize(
     "data",
     [b"GET /info?x=1 HTTP/1.0\r\n\r\n", b"GET /info?x=1 HTTP/1.1\r\nHost:\r\n\r\n"],

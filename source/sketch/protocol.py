@@ -106,7 +106,10 @@ class OneShotHttpProtocol(asyncio.Protocol):
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw, self.app)
+        if len(raw.body) > self.app.client_max_size:  # read already, but no handler sees it
+            self.send_error(413, b"413: Request Entity Too Large: the body is over the limit.\n")
+            return
+        request = Request(raw, self.app, self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
 
     #: variant on_request until responses
@@ -145,7 +148,7 @@ class OneShotHttpProtocol(asyncio.Protocol):
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw)
+        request = Request(raw, transport=self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
         self.task.add_done_callback(self.respond_done)
 
@@ -208,7 +211,8 @@ async def demo_handler(request: Request) -> Response:
     from sketch.response import json_response
 
     if request.path == "/json":
-        return json_response({"method": request.method, "query": dict(request.query)})
+        seen = {"method": request.method, "url": str(request.url), "remote": request.remote}
+        return json_response({**seen, "query": dict(request.query)})
     name = request.query.get("name", "world")
     return Response(text=f"Hello, {name}!\n")
 
@@ -380,7 +384,7 @@ class HttpProtocol(asyncio.Protocol):
         """
         if isinstance(item, RequestRejected):
             return rejection_bytes(item), self.is_last(item)
-        request = Request(item, self.app)
+        request = Request(item, self.app, self.transport)
         response = await self.app.handle(request)
         last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:

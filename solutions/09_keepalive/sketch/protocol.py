@@ -157,7 +157,7 @@ class HttpProtocol(asyncio.Protocol):
         """
         if isinstance(item, RequestRejected):
             return rejection_bytes(item), self.is_last(item)
-        request = Request(item, self.app)
+        request = Request(item, self.app, self.transport)
         response = await self.app.handle(request)
         last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:
