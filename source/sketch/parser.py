@@ -95,6 +95,9 @@ class RequestParser:
         if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
             return
         #: end keepalive
+        # Whitespace around a value is not part of it (RFC 9110, 5.5): llhttp drops what comes
+        # before the value, not what comes after.
+        value = value.rstrip(b" \t")
         #: todo parsing Append (name, value) to self.headers; keep repeats, keep order.
         self.headers.append((name, value))
         #: end parsing

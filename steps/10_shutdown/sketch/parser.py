@@ -73,6 +73,9 @@ class RequestParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
             return
+        # Whitespace around a value is not part of it (RFC 9110, 5.5): llhttp drops what comes
+        # before the value, not what comes after.
+        value = value.rstrip(b" \t")
         self.headers.append((name, value))
         if len(name) + len(value) > self.limits.max_field_size:
             raise RequestRejected(431, "a request header is too large")
