@@ -1,46 +1,18 @@
 """The request a handler sees: a friendly view over the raw bytes that were parsed."""
 
 import json
-import re
 from asyncio import BaseTransport
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from sketch.parser import RawRequest
+from sketch.target import Target, split_target
 
 if TYPE_CHECKING:
     from sketch.app import Application
-
-
-class Target(NamedTuple):
-    """A request-target in its parts (RFC 9112, 3.2)."""
-
-    scheme: str  # "" unless the target is a whole URL (the absolute form): "http"
-    authority: str  # "" unless the target is a whole URL: "example.com:8080"
-    path_and_query: str  # "/search?q=asyncio"; "*" for `OPTIONS *`
-
-
-# The absolute form: a whole URL, scheme "://" authority, then the path and query.
-ABSOLUTE_FORM = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
-
-
-def split_target(target: str) -> Target:
-    """Split a request-target: nearly every one is a path and query (the origin form).
-
-    A client talking to a proxy sends a whole URL instead (the absolute form), and a server
-    MUST accept that too (RFC 9112, 3.2.2): `http://example.com/a?b=1` is the path and query
-    `/a?b=1` on the host `example.com`. Anything else (`*`, a CONNECT's `host:port`) is kept
-    whole, as its path.
-    """
-    if not target.startswith("/"):
-        found = ABSOLUTE_FORM.fullmatch(target)
-        if found:
-            scheme, authority, rest = found.groups()
-            return Target(scheme.lower(), authority, rest if rest.startswith("/") else "/" + rest)
-    return Target("", "", target)
 
 
 class Request:
