@@ -47,7 +47,7 @@ class HttpProtocol(asyncio.Protocol):
     ) -> None:
         self.app = app
         self.limits = limits
-        # The server's register of open connections, which a shutdown goes through.
+        # The server's register of open connections: counted against max_connections.
         self.connections = connections if connections is not None else Connections()
         self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
         self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
