@@ -14,10 +14,12 @@ from sketch.target import split_target
 
 # Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): an IPv6 address in brackets,
 # or a name or an IPv4 address (letters, digits, `-._~`, sub-delims, %-escapes), then a port.
-HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|([\w.~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(:[0-9]*)?", re.ASCII)
+HOST = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]|(?:[\w.~!$&'()*+,;=-]+|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?", re.ASCII
+)
 
 
-def check_request_line(method: bytes, target: bytes, version: str) -> None:
+def check_request_line(method: bytes, target: bytes | bytearray, version: str) -> None:
     """The version, the method and the kind of target llhttp let through."""
     if version not in ("1.1", "1.0"):
         # llhttp reads `GET /` with no version as HTTP/0.9, and lets HTTP/2.0 through.

@@ -127,7 +127,7 @@ class RequestParser:
 
     def check_head(self, version: str) -> None:
         """Refuse, once the headers are in, what no body or handler should ever see."""
-        check_request_line(self.parser.get_method(), bytes(self.url), version)  # sketch/rules.py
+        check_request_line(self.parser.get_method(), self.url, version)  # sketch/rules.py
         check_fields(version, self.headers, self.limits.client_max_size)
 
     def on_body(self, body: bytes) -> None:
