@@ -284,7 +284,7 @@ def test_show_prints_a_stage_and_its_diff_from_the_stage_before():
     assert '-    """Reads an HTTP/1.1 request from a connection, answers it, and closes."""' in (
         done.stdout
     )
-    listing = run_invoke(manifest.ROOT, "show", "shutdown", "--skeleton")
+    listing = run_invoke(manifest.ROOT, "show", "keepalive", "--skeleton")
     assert "sketch/connections.py" in listing.stdout and "new" in listing.stdout
     one = run_invoke(manifest.ROOT, "show", "echo", "server.py", "--skeleton")
     assert "raise NotImplementedError(" in one.stdout and "#:" not in one.stdout

@@ -13,12 +13,8 @@ import sys
 
 from sketch.app import Application
 
-#: from shutdown
-from sketch.connections import Connections
-
-#: end shutdown
-
 #: from keepalive
+from sketch.connections import Connections
 from sketch.limits import Limits
 
 #: end keepalive
@@ -34,13 +30,21 @@ def run_app(
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
+    body_timeout: float = 60.0,
+    max_connections: int | None = None,
 ) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
 
     Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
-    stops at once.
+    stops at once. The other arguments are the server's limits (sketch/limits.py).
     """
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    limits = Limits(
+        client_max_size=app.client_max_size,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
     asyncio.run(serve(app, host, port, limits, shutdown_timeout))
 
 
@@ -69,9 +73,20 @@ def run_app_with_limits(
     port: int = 8080,
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
+    body_timeout: float = 60.0,
+    max_connections: int | None = None,
 ) -> None:
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around.
+
+    The other arguments are the server's limits (sketch/limits.py).
+    """
+    limits = Limits(
+        client_max_size=app.client_max_size,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
     asyncio.run(serve_with_limits(app, host, port, limits))
 
 
@@ -120,7 +135,8 @@ async def serve_with_hooks(app: Application, host: str, port: int) -> None:
 async def serve_with_limits(app: Application, host: str, port: int, limits: Limits) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
-    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
+    connections = Connections()
+    server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     try:
         await stop.wait()
     finally:

@@ -37,7 +37,7 @@ async def test_hello_greets_the_name_in_the_query(server):
         sent=data,
         expected="HTTP/1.1 200 OK, body b'Hello, Ada!\\n'",
         got=reply.summary(),
-        look=f"{LOOK_RESPOND}, then sketch/request.py: Request.url",
+        look=f"{LOOK_RESPOND}, then sketch/request.py: Request.rel_url",
     )
 
 
@@ -57,23 +57,65 @@ async def test_non_ascii_text_gets_its_content_length_in_bytes(server):
     )
 
 
-async def test_json_path_answers_json(server):
-    data = get("/json?lang=en&page=2")
+async def json_of(server, data: bytes, what: str, want: dict, look: str) -> None:
+    """Send DATA to the demo's /json; its JSON must be WANT."""
     reply = await request(server, data)
     try:
         decoded = json.loads(reply.body)
     except ValueError:
         decoded = None
-    want = {"method": "GET", "query": {"lang": "en", "page": "2"}}
     expect(
         reply.status == 200
         and reply.headers.get("Content-Type", "").startswith("application/json")
         and decoded == want,
-        "GET /json must answer with the method and the query as JSON",
+        what,
         sent=data,
         expected=f"200 OK, Content-Type: application/json..., body {json.dumps(want)}",
         got=f"{reply.summary()}, Content-Type: {reply.headers.get('Content-Type')}",
-        look=f"{LOOK_RESPOND} and sketch/request.py: Request.url",
+        look=look,
+    )
+
+
+async def test_json_path_answers_json(server):
+    want = {
+        "method": "GET",
+        "url": "http://127.0.0.1/json?lang=en&page=2",  # the Host header get() sends
+        "remote": "127.0.0.1",
+        "query": {"lang": "en", "page": "2"},
+    }
+    await json_of(
+        server,
+        get("/json?lang=en&page=2"),
+        "GET /json must answer with the method, the whole URL (its host from the Host "
+        "header), the client's address and the query as JSON",
+        want,
+        f"{LOOK_RESPOND} and sketch/request.py: Request.rel_url",
+    )
+
+
+async def test_a_whole_url_as_target_reaches_the_path_it_names(server):
+    data = b"GET http://example.com/json?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    want = {"method": "GET", "url": "http://example.com/json?x=1", "remote": "127.0.0.1"}
+    await json_of(
+        server,
+        data,
+        "a whole URL as the target (the absolute form) must be accepted, and served on its "
+        "path (RFC 9112 3.2.2): here /json",
+        {**want, "query": {"x": "1"}},
+        "sketch/request.py: Request.rel_url (split self.target.path_and_query)",
+    )
+
+
+async def test_without_a_host_header_the_url_names_the_servers_own_address(server):
+    address = f"{server.host}:{server.port}"
+    want = {"method": "GET", "url": f"http://{address}/json", "remote": "127.0.0.1"}
+    await json_of(
+        server,
+        b"GET /json HTTP/1.0\r\n\r\n",
+        "HTTP/1.0 may leave Host out: request.url then names the address the request came "
+        "in on, so it is always a whole URL",
+        {**want, "query": {}},
+        "sketch/request.py: Request.rel_url (Request.url and host are given)",
     )
 
 
