@@ -31,6 +31,12 @@ class Connections:
         await asyncio.gather(*(connection.shutdown(timeout) for connection in list(self.open)))
         #: end shutdown
 
+    #: mistake shutdown-not-awaited: shutdown in shutdown
+    #:     starts the connections' shutdowns but does not await them: the hooks run, the
+    #:     process exits, and the request in flight is cut off
+    async def shutdown_in_the_background(self, timeout: float) -> None:
+        asyncio.gather(*(connection.shutdown(timeout) for connection in list(self.open)))
+
     async def abort(self) -> None:
         """Give up on every connection now: a second signal means stop at once."""
         await asyncio.gather(*(connection.abort() for connection in list(self.open)))
