@@ -99,20 +99,26 @@ def mistakes(root: Path = manifest.ROOT) -> list[Mistake]:
 def with_mistakes(
     chosen: Sequence[Mistake], root: Path = manifest.ROOT
 ) -> dict[str, dict[str, str]]:
-    """The reference of each mistake's stage with that mistake in place, made in memory and
-    formatted as `invoke build` formats it: {mistake name: {file name: text}}."""
+    """The file each mistake changes, as it stands in the reference of the mistake's stage
+    with the mistake in place, formatted as `invoke build` formats it: {name: {file: text}}.
+
+    Every other file of that stage is the stage's reference as built: a mistake renames
+    only its own unit and the variant it stands in for, both in its own file.
+    """
     parsed = sources(root)
     stages = list(manifest.stages(root))
     files: dict[str, str] = {}
     for mistake in chosen:
         index = next(i for i, stage in enumerate(stages) if stage.name == mistake.stage)
-        files.update(_stage_files(parsed, index, stages[index], False, mistake.name,
-                                  f"solutions/{mistake.name}"))  # fmt: skip
-    made: dict[str, dict[str, str]] = {mistake.name: {} for mistake in chosen}
+        made = _stage_files(parsed, index, stages[index], False, mistake.name,
+                            f"solutions/{mistake.name}")  # fmt: skip
+        rel = f"solutions/{mistake.name}/{mistake.file}"
+        files[rel] = made[rel]
+    changed: dict[str, dict[str, str]] = {mistake.name: {} for mistake in chosen}
     for rel, text in _formatted(files, root).items():
         _, name, _, file = rel.split("/", 3)
-        made[name][file] = text
-    return made
+        changed[name][file] = text
+    return changed
 
 
 def generate(
