@@ -61,20 +61,55 @@ class Mistake:
     stage: str  # the stage's name, as markers write it
     file: str  # "sketch/app.py"
     function: str  # "Application.handle", as the snapshot names it
+    description: str = ""  # what the learner did wrong, in a line
+
+    @property
+    def pointer(self) -> str:
+        """Where a failing test should send the learner: "sketch/app.py: Application.handle"."""
+        return f"{self.file}: {self.function}"
 
 
 def mistakes(root: Path = manifest.ROOT) -> list[Mistake]:
     """Every known mistake in the source; `render(..., mistake=NAME)` puts one in place."""
     order = [stage.name for stage in manifest.stages(root)]
-    found = []
+    found: list[Mistake] = []
     for source in sources(root):
         renamed = {u.own: u.target.rsplit(".", 1)[-1] for u in source.units if u.target}
         for unit in source.units:
             if unit.mistake and unit.target:
+                if any(m.name == unit.mistake for m in found):
+                    raise MarkerError(f"{PACKAGE}/{source.path}:{unit.marker + 1}: a second "
+                                      f"mistake named {unit.mistake!r}")  # fmt: skip
                 function = ".".join(renamed.get(n, n) for n in unit.target.split("."))
                 where = f"{PACKAGE}/{source.path}"
-                found.append(Mistake(unit.mistake, order[unit.lo], where, function))
+                stage = order[unit.lo]
+                found.append(Mistake(unit.mistake, stage, where, function, unit.description))
     return found
+
+
+def with_mistakes(
+    chosen: Sequence[Mistake], root: Path = manifest.ROOT
+) -> dict[str, dict[str, str]]:
+    """The file each mistake changes, as it stands in the reference of the mistake's stage
+    with the mistake in place, formatted as `invoke build` formats it: {name: {file: text}}.
+
+    Every other file of that stage is the stage's reference as built: a mistake renames
+    only its own unit and the variant it stands in for, both in its own file.
+    """
+    parsed = sources(root)
+    stages = list(manifest.stages(root))
+    files: dict[str, str] = {}
+    for mistake in chosen:
+        index = next(i for i, stage in enumerate(stages) if stage.name == mistake.stage)
+        made = _stage_files(parsed, index, stages[index], False, mistake.name,
+                            f"solutions/{mistake.name}")  # fmt: skip
+        rel = f"solutions/{mistake.name}/{mistake.file}"
+        files[rel] = made[rel]
+    changed: dict[str, dict[str, str]] = {mistake.name: {} for mistake in chosen}
+    for rel, text in _formatted(files, root).items():
+        _, name, _, file = rel.split("/", 3)
+        changed[name][file] = text
+    return changed
 
 
 def generate(
@@ -86,13 +121,29 @@ def generate(
     for index, stage in enumerate(manifest.stages(root)):
         if only is not None and stage not in only:
             continue
-        names = {own: name for source in parsed for own, name in renames(source, index).items()}
         for folder, skeleton in (("solutions", False), ("steps", True)):
-            for source in parsed:
-                text = render(source, index, stage.id, skeleton=skeleton, names=names)
-                if text is not None:
-                    files[f"{folder}/{stage.id}/{PACKAGE}/{source.path}"] = text
+            files.update(_stage_files(parsed, index, stage, skeleton, None, f"{folder}/{stage.id}"))
     return _formatted(files, root)
+
+
+def _stage_files(
+    parsed: list[Source],
+    index: int,
+    stage: manifest.Stage,
+    skeleton: bool,
+    mistake: str | None,
+    folder: str,
+) -> dict[str, str]:
+    """One stage's sketch/ as {FOLDER/sketch/file: text}, before formatting."""
+    names = {
+        own: name for source in parsed for own, name in renames(source, index, mistake).items()
+    }
+    files = {}
+    for source in parsed:
+        text = render(source, index, stage.id, skeleton=skeleton, mistake=mistake, names=names)
+        if text is not None:
+            files[f"{folder}/{PACKAGE}/{source.path}"] = text
+    return files
 
 
 def snapshots(

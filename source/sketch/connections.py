@@ -40,6 +40,12 @@ class Connections:
         await asyncio.gather(*(connection.shutdown(timeout) for connection in list(self.open)))
         #: end shutdown
 
+    #: mistake shutdown-not-awaited: shutdown in shutdown
+    #:     starts the connections' shutdowns but does not await them: the hooks run, the
+    #:     process exits, and the request in flight is cut off
+    async def shutdown_in_the_background(self, timeout: float) -> None:
+        asyncio.gather(*(connection.shutdown(timeout) for connection in list(self.open)))
+
     #: since shutdown
     async def abort(self) -> None:
         """Give up on every connection now: a second signal means stop at once."""

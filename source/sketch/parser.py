@@ -117,6 +117,11 @@ class RequestParser:
             raise RequestRejected(414, "the request target is too long")
         #: end keepalive
 
+    #: mistake url-replaced: on_url in parsing
+    #:     keeps only the last piece of a URL that came in several
+    def on_url_last_piece(self, url: bytes) -> None:
+        self.url = bytearray(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         #: from keepalive
         if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
@@ -134,6 +139,12 @@ class RequestParser:
         if len(self.headers) > self.limits.max_headers:
             raise RequestRejected(431, "the request has too many headers")
         #: end keepalive
+
+    #: mistake headers-deduplicated: on_header in parsing
+    #:     treats the headers as a dict: a repeated header replaces the one before it
+    def on_header_by_name(self, name: bytes, value: bytes) -> None:
+        self.headers = [(n, v) for n, v in self.headers if n.lower() != name.lower()]
+        self.headers.append((name, value))
 
     #: since keepalive
     @property
@@ -169,6 +180,11 @@ class RequestParser:
             raise body_too_large(self.limits.client_max_size)
         #: end keepalive
 
+    #: mistake body-replaced: on_body in parsing
+    #:     keeps only the last piece of a body that came in several
+    def on_body_last_piece(self, body: bytes) -> None:
+        self.body = bytearray(body)
+
     def on_message_complete(self) -> None:
         #: todo parsing Build a RawRequest from what was collected and pass it to self.on_request.
         request = RawRequest(
@@ -186,6 +202,18 @@ class RequestParser:
         #: from keepalive
         self.in_head = True  # whatever comes next is the head of the next request
         #: end keepalive
+
+    #: mistake method-as-bytes: on_message_complete in parsing
+    #:     hands on the method as httptools gives it, bytes, not decoded to a str
+    def on_message_complete_with_bytes(self) -> None:
+        request = RawRequest(
+            method=self.parser.get_method(),  # type: ignore[arg-type]
+            target=bytes(self.url),
+            version=self.parser.get_http_version(),
+            headers=self.headers,
+            body=bytes(self.body),
+        )
+        self.on_request(request)
 
 
 #: since keepalive

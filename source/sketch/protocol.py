@@ -67,10 +67,34 @@ class EchoProtocol(asyncio.Protocol):
         self.transport = transport
         #: end echo
 
+    #: mistake transport-on-class: connection_made in echo
+    #:     keeps the transport on the class: every connection writes to the newest one
+    def connection_made_on_class(self, transport: asyncio.BaseTransport) -> None:
+        EchoProtocol.transport = transport
+
     def data_received(self, data: bytes) -> None:
         #: todo echo Write the bytes back, unchanged.
         self.transport.write(data)
         #: end echo
+
+    #: mistake echo-decodes-text: data_received in echo
+    #:     treats the bytes as UTF-8 text: bytes that are not UTF-8 break the connection
+    def data_received_as_text(self, data: bytes) -> None:
+        self.transport.write(data.decode("utf-8").encode("utf-8"))
+
+    #: mistake echo-closes-connection: data_received in echo
+    #:     closes the connection after echoing the first chunk
+    def data_received_and_close(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.transport.close()
+
+    #: mistake echo-waits-for-whole-lines: data_received in echo
+    #:     treats TCP as a stream of lines: holds back what follows the last newline
+    def data_received_by_line(self, data: bytes) -> None:
+        self.pending = getattr(self, "pending", b"") + data
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            self.transport.write(line + b"\n")
 
 
 #: variant HttpProtocol from parsing until keepalive
@@ -98,6 +122,24 @@ class OneShotHttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
         #: end parsing
+
+    #: mistake upgrade-not-caught: data_received in parsing
+    #:     catches HttpParserError only: an Upgrade request ends in a traceback
+    def data_received_without_upgrade(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+        except httptools.HttpParserError:
+            self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
+
+    #: mistake garbage-not-answered: data_received in parsing
+    #:     hangs up on bytes that do not parse, without the 400 that says why
+    def data_received_hanging_up(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+        except httptools.HttpParserUpgrade:
+            pass
+        except httptools.HttpParserError:
+            self.transport.close()
 
     def on_request(self, raw: RawRequest) -> None:
         """Run the handler in a task of its own: it may await, data_received may not."""
@@ -180,6 +222,20 @@ class OneShotHttpProtocol(asyncio.Protocol):
         self.transport.write(data)
         self.transport.close()
         #: end responses
+
+    #: mistake respond-ignores-head: respond in responses
+    #:     writes response.encode() itself: a HEAD request gets the body too
+    async def respond_with_body_for_head(self, request: Request) -> None:
+        response = await demo_handler(request)
+        response.headers["Connection"] = "close"
+        self.transport.write(response.encode())
+        self.transport.close()
+
+    #: mistake respond-keeps-connection-open: respond in responses
+    #:     writes the response but never closes the connection it promised to close
+    async def respond_without_close(self, request: Request) -> None:
+        response = await demo_handler(request)
+        self.transport.write(self.encode(response, request))
 
     #: since responses
     @staticmethod
@@ -304,6 +360,11 @@ class HttpProtocol(asyncio.Protocol):
         self.writable.clear()
         #: end keepalive
 
+    #: mistake pause-writing-sets: pause_writing in keepalive
+    #:     sets self.writable where it should clear it: the worker never waits
+    def pause_writing_by_setting(self) -> None:
+        self.writable.set()
+
     def resume_writing(self) -> None:
         #: todo keepalive The buffer drained: set self.writable.
         self.writable.set()
@@ -320,6 +381,23 @@ class HttpProtocol(asyncio.Protocol):
             self.reading = False
         self.start_worker()
         #: end keepalive
+
+    #: mistake answered-concurrently: on_request in keepalive
+    #:     answers each request in a task of its own: pipelined responses race, out of order
+    def on_request_in_a_task(self, raw: RawRequest) -> None:
+        async def answer_now() -> None:
+            data, last = await self.answer(raw)
+            self.transport.write(data)
+            if last:
+                self.transport.close()
+
+        asyncio.get_running_loop().create_task(answer_now())
+
+    #: mistake never-pauses-reading: on_request in keepalive
+    #:     queues without bound: a client that pipelines without reading fills our memory
+    def on_request_unbounded(self, raw: RawRequest) -> None:
+        self.queue.append(raw)
+        self.start_worker()
 
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
@@ -369,6 +447,82 @@ class HttpProtocol(asyncio.Protocol):
             self.worker = None
         self.all_answered()
         #: end keepalive
+
+    #: mistake no-wait-while-paused: answer_queue in keepalive
+    #:     writes the next response even while the transport asked us to pause writing
+    async def answer_queue_ignoring_pauses(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+        self.all_answered()
+
+    #: mistake close-after-every-response: answer_queue in keepalive
+    #:     closes after each response, as stage 08 did: keep-alive never happens
+    async def answer_queue_closing(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, _ = await self.answer(item)
+                self.transport.write(data)
+                self.transport.close()
+                return
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+
+    #: mistake reading-never-resumed: answer_queue in keepalive
+    #:     pauses reading on a backlog but never resumes it: the connection stalls
+    async def answer_queue_never_resuming(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+        self.all_answered()
+
+    #: mistake idle-timer-not-restarted: answer_queue in keepalive
+    #:     forgets all_answered(): once answered, an idle connection stays open for ever
+    async def answer_queue_leaving_idle(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
 
     async def answer(self, item: RawRequest | RequestRejected) -> tuple[bytes, bool]:
         """The bytes of the response to ITEM, and whether it is the connection's last.
@@ -435,6 +589,11 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
         #: end keepalive
 
+    #: mistake timeout-closes-busy-connection: on_timeout in keepalive
+    #:     closes even while a handler runs: a slow handler is not an idle connection
+    def on_timeout_closing_always(self) -> None:
+        self.transport.close()
+
     #: from shutdown
 
     # --- shutdown -------------------------------------------------------------------------
@@ -451,6 +610,54 @@ class HttpProtocol(asyncio.Protocol):
         if not done:
             await self.abort()
         #: end shutdown
+
+    #: mistake queue-not-dropped: shutdown in shutdown
+    #:     answers the requests still queued behind the one in flight, after the signal
+    async def shutdown_keeping_the_queue(self, timeout: float) -> None:
+        self.begin_closing()
+        if self.worker is None:
+            self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake idle-not-closed: shutdown in shutdown
+    #:     waits for every connection, idle ones too: they close only at the timeout
+    async def shutdown_waiting_for_idle(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake unbounded-wait: shutdown in shutdown
+    #:     waits for the handler however long it takes: the shutdown timeout means nothing
+    async def shutdown_without_timeout(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+        await self.closed
+
+    #: mistake busy-closed-at-once: shutdown in shutdown
+    #:     closes every connection at once: the request in flight loses its response
+    async def shutdown_closing_all(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake not-closing: shutdown in shutdown
+    #:     forgets begin_closing(): the last response says keep-alive, and reading goes on
+    async def shutdown_still_open(self, timeout: float) -> None:
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
 
     async def abort(self) -> None:
         """Give up now: drop the socket (connection_lost then cancels the handler), and give

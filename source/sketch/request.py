@@ -130,6 +130,14 @@ class Request:
         return CIMultiDictProxy(headers)
         #: end responses
 
+    #: mistake headers-in-a-dict: headers in responses
+    #:     keeps the headers in a plain dict: names become case-sensitive, repeats are lost
+    @cached_property
+    def headers_in_a_dict(self) -> CIMultiDictProxy[str]:
+        return {  # type: ignore[return-value]
+            name.decode("latin-1"): value.decode("latin-1") for name, value in self.raw.headers
+        }
+
     @property
     def content_type(self) -> str:
         """The media type alone, without parameters: 'application/json'."""
@@ -152,6 +160,11 @@ class Request:
         #: todo responses Decode the body with self.charset, or "utf-8" when there is none.
         return (await self.read()).decode(self.charset or "utf-8")
         #: end responses
+
+    #: mistake text-ignores-charset: text in responses
+    #:     decodes every body as UTF-8, whatever charset its Content-Type names
+    async def text_in_utf8(self) -> str:
+        return (await self.read()).decode("utf-8")
 
     async def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""

@@ -131,6 +131,60 @@ async def serve_with_hooks(app: Application, host: str, port: int) -> None:
     #: end lifecycle
 
 
+#: mistake server-not-closed: serve in lifecycle
+#:     never calls server.close(): it goes on accepting connections while the hooks close
+#:     what the handlers use
+async def serve_still_listening(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    stop = stop_event()
+    await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        await stop.wait()
+    finally:
+        await app.shutdown()
+        await app.cleanup()
+
+
+#: mistake cleanup-outside-finally: serve in lifecycle
+#:     runs the hooks after the wait, not in a `finally:`: a wait that ends in an exception
+#:     (its task cancelled) skips them
+async def serve_without_finally(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    await stop.wait()
+    server.close()
+    await app.shutdown()
+    await app.cleanup()
+
+
+#: mistake serving-before-startup: serve in lifecycle
+#:     starts the server first: a request may reach the app before its startup hooks ran
+async def serve_before_startup(app: Application, host: str, port: int) -> None:
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    await app.startup()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+
+
+#: mistake exits-at-once-on-a-signal: serve in lifecycle
+#:     serves for ever, as stage 04 did: SIGTERM kills the process, no hook runs
+async def serve_until_killed(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        await app.shutdown()
+        await app.cleanup()
+
+
 #: variant serve from keepalive until shutdown
 async def serve_with_limits(app: Application, host: str, port: int, limits: Limits) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here

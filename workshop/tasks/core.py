@@ -176,12 +176,14 @@ def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
     positional=["step"],
     help={
         "step": "verify this stage only (default: every stage)",
-        "jobs": "how many stages to verify at once (default 2)",
+        "jobs": "how many stages to verify at once (default 2; twice as many mistakes)",
         "strict": "also fail when any single test passes on a skeleton",
+        "mistakes": "also prove each known mistake caught, with a true pointer (~1 min)",
     },
 )
-def verify(c, step=None, jobs=2, strict=False):
-    """Prove every written stage: its solution passes and its skeleton fails."""
+def verify(c, step=None, jobs=2, strict=False, mistakes=False):
+    """Prove every written stage: its solution passes and its skeleton fails; with
+    --mistakes, that each known mistake fails it too, pointing at the mistake."""
     out = console()
     stages = [manifest.find(step)] if step else list(manifest.stages())
     written = [s for s in stages if s.is_written()]
@@ -223,6 +225,10 @@ def verify(c, step=None, jobs=2, strict=False):
         table.add_row(stage.id, sol_cell, skel_cell, seconds)
     out.print(table)
     out.print(f"{len(written)} stages verified in {time.monotonic() - started:.1f} s.")
+    if mistakes:
+        from workshop import mistakes as known_mistakes
+
+        wrong += known_mistakes.check(out, written, jobs=2 * max(1, int(jobs)))
     if wrong:
         for line in wrong:
             out.print(f"[bad]✗[/] {esc(line)}")

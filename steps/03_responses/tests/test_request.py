@@ -11,6 +11,7 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from workshop.remote import type_name
 from workshop.testing import expect, fail
 
 LOOK = "sketch/request.py: Request"
@@ -134,7 +135,17 @@ def test_headers_are_case_insensitive_and_keep_repeats(make_request):
         (b"X-Name", b"caf\xe9"),  # a byte above 127: header bytes are latin-1
     ]
     headers = make_request(headers=raw_headers).headers
-    got = (headers.get("content-type"), headers.getall("X-TAG", []), headers.get("x-name"))
+    try:
+        got = (headers.get("content-type"), headers.getall("X-TAG", []), headers.get("x-name"))
+    except (AttributeError, TypeError) as error:
+        fail(
+            "request.headers must be a multidict: a name found whatever its case, every value "
+            "of a repeated name kept (getall); a dict does neither",
+            sent=repr(raw_headers),
+            expected="CIMultiDictProxy over a CIMultiDict",
+            got=f"{type_name(headers)}: {error}",
+            look=f"{LOOK}.headers",
+        )
     expect(
         got == ("text/plain", ["one", "two"], "café"),
         "request.headers must find a header whatever the case of its name, keep every "

@@ -13,11 +13,12 @@ LOOK_RESPOND = "sketch/protocol.py: HttpProtocol.respond"
 LOOK_ENCODE = "sketch/response.py: Response.encode"
 
 
-async def exchange(server, data: bytes) -> tuple[Reply, bytes]:
+async def exchange(server, data: bytes, look: str) -> tuple[Reply, bytes]:
     """Send one request; return the response and every byte that came before the close."""
-    async with await Connection.open(server) as conn:
+    async with await Connection.open(server, look=look) as conn:
         await conn.send(data)
         reply = await conn.read_response(head=data.startswith(b"HEAD "))
+        conn.look = f"{LOOK_RESPOND} (close the connection once the response is written)"
         await conn.read_until_close()
         return reply, conn.received
 
@@ -28,7 +29,7 @@ def body_after_head(raw: bytes) -> bytes:
 
 async def test_hello_greets_the_name_in_the_query(server):
     data = get("/?name=Ada")
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_RESPOND)
     expect(
         reply.status == 200
         and reply.headers.get("Content-Type") == "text/plain; charset=utf-8"
@@ -43,7 +44,7 @@ async def test_hello_greets_the_name_in_the_query(server):
 
 async def test_non_ascii_text_gets_its_content_length_in_bytes(server):
     data = get("/?name=J%C3%BCrgen%20%E2%9C%93")  # "Jürgen ✓", percent-encoded
-    reply, raw = await exchange(server, data)
+    reply, raw = await exchange(server, data, LOOK_ENCODE)
     want = "Hello, Jürgen ✓!\n".encode()
     body = body_after_head(raw)
     expect(
@@ -59,7 +60,7 @@ async def test_non_ascii_text_gets_its_content_length_in_bytes(server):
 
 async def json_of(server, data: bytes, what: str, want: dict, look: str) -> None:
     """Send DATA to the demo's /json; its JSON must be WANT."""
-    reply = await request(server, data)
+    reply = await request(server, data, look=look)
     try:
         decoded = json.loads(reply.body)
     except ValueError:
@@ -121,7 +122,7 @@ async def test_without_a_host_header_the_url_names_the_servers_own_address(serve
 
 async def test_head_request_gets_the_headers_and_no_body(server):
     data = get("/?name=Ada", method="HEAD")
-    reply, raw = await exchange(server, data)
+    reply, raw = await exchange(server, data, f"{LOOK_RESPOND}: encode(head=...)")
     body = body_after_head(raw)
     expect(
         reply.status == 200 and reply.headers.get("Content-Length") == "12" and body == b"",
@@ -135,7 +136,7 @@ async def test_head_request_gets_the_headers_and_no_body(server):
 
 async def test_the_connection_closes_after_the_response(server):
     data = get("/?name=Ada")
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_RESPOND)
     expect(
         reply.headers.get("Connection") == "close" and reply.closed,
         "until stage 09 the server answers one request per connection: it says "
@@ -150,7 +151,7 @@ async def test_the_connection_closes_after_the_response(server):
 
 async def test_malformed_request_still_gets_400(server):
     data = b"NOT HTTP AT ALL\r\n\r\n"
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_ENCODE)
     expect(
         reply.status == 400
         and reply.reason == "Bad Request"
