@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
-from workshop import manifest
+from workshop import files, manifest
 from workshop.server import ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -343,6 +343,8 @@ class Result:
 
 def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], None] = print) -> dict:
     """Run the benchmark described by ARGS; the results, as a JSON-able dict."""
+    # Each server and load generator holds every connection (macOS allows 256 files at first).
+    files.allow_open_files(args.connections)
     with tempfile.TemporaryDirectory(prefix="sketch-compare-") as tmp:
         compare = compared_sketch(args.compare, Path(tmp)) if args.compare else None
         return _measure(args, sketch_dir, compare, say)

@@ -10,7 +10,7 @@ the workshop's own final reference framework (the last stage's solution):
     access.py    who may do what: client address, join code, learner and instructor tokens
     errors.py    HTTP errors with a JSON body that says what was wrong
     app.py       the sketch Application: routes, middlewares, hooks, validation
-    serving.py   run_app, the banner once the port is bound, each request's client address
+    serving.py   run_app, with the banner printed once the port is bound
     __main__.py  `python -m board`: puts the reference framework on sys.path and runs the app
     static/      the page, its script and its style: no build step, no external assets
     testing.py   a board process for tests; loadtest.py: a room's worth of load, measured

@@ -18,6 +18,8 @@ from board.framework import use_reference
 from workshop import manifest
 
 DEFAULT_DB = manifest.ROOT / ".workshop" / "board.sqlite3"
+BODY_TIMEOUT = 10.0  # seconds to send a body of 4 KiB at most (board/app.py): ample anywhere
+MAX_CONNECTIONS = 1000  # open at once: a room of learners, each with its checks and its page
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +27,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free)")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="the SQLite file")
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=BODY_TIMEOUT,
+        help="seconds a client has to send a request's body",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help="connections open at once; beyond them, 503",
+    )
     parser.add_argument(
         "--stuck-minutes",
         type=float,
@@ -80,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             banner=lambda port: banner(app["store"], args.host, port, args.db),
             shutdown_timeout=5.0,
+            body_timeout=args.body_timeout,
+            max_connections=args.max_connections,
         )
     except KeyboardInterrupt:
         pass

@@ -16,7 +16,6 @@ from typing import Any
 
 from sketch import HTTPException, HTTPForbidden, Request
 
-from board import serving
 from board.errors import HTTPTooManyRequests, error
 from board.throttle import Throttle, client_key
 
@@ -37,7 +36,7 @@ def limits() -> dict[str, Throttle]:
 def client_of(request: Request) -> str:
     """Who is asking, for the per-client limits: the peer's address, or the last hop of
     X-Forwarded-For when the peer is this machine (a port forwarder or a proxy)."""
-    peer = serving.remote(request) or "unknown"
+    peer = request.remote or "unknown"
     if peer in TRUSTED_PROXIES:
         hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
         hops = [hop.strip() for hop in hops if hop.strip()]

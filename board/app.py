@@ -1,8 +1,9 @@
 """The board as a sketch Application: routes, middlewares, hooks, and careful input.
 
 The board faces a room of strangers, so every input is bounded and checked before it is
-kept: the body's size (413), the client's pace (429), its JSON (400), the join code or a
-token (403), then each field (400). Joining gives a learner a token; a report must carry it
+kept: the body's size (413, by the framework, from `client_max_size`, before it is read),
+the client's pace (429), its JSON (400), the join code or a token (403), then each field
+(400). Joining gives a learner a token; a report must carry it
 (`Authorization: Bearer TOKEN`), so nobody can write another learner's row. Errors are
 JSON, `{"error": "what was wrong"}`, so `invoke join` can show them as they are.
 
@@ -26,7 +27,6 @@ from sketch import (
     HTTPBadRequest,
     HTTPException,
     HTTPNotFound,
-    HTTPRequestEntityTooLarge,
     Request,
     Response,
     json_response,
@@ -64,14 +64,6 @@ STATIC = {  # path: (file in board/static, content type)
 
 
 # --- middlewares -----------------------------------------------------------------------
-
-
-async def limit_body(request: Request, handler: Handler) -> Response:
-    """413 for a body over MAX_BODY bytes, announced or not, before anyone parses it."""
-    declared = request.headers.get("Content-Length", "0")
-    if (declared.isdigit() and int(declared) > MAX_BODY) or len(await request.read()) > MAX_BODY:
-        raise error(HTTPRequestEntityTooLarge, f"the body is over {MAX_BODY} bytes")
-    return await handler(request)
 
 
 async def security_headers(request: Request, handler: Handler) -> Response:
@@ -258,7 +250,8 @@ async def reset_board(request: Request) -> Response:
 
 def make_app(db_path: Path | str, stuck_after: float = STUCK_AFTER) -> Application:
     """The board, keeping its data in DB_PATH (opened at startup, closed at cleanup)."""
-    app = Application(middlewares=[security_headers, limit_body])
+    # The framework refuses a body over MAX_BODY from its Content-Length, or as it streams.
+    app = Application(middlewares=[security_headers], client_max_size=MAX_BODY)
     app["db_path"] = Path(db_path)
     app["stuck_after"] = stuck_after  # seconds failing one stage before a learner is stuck
     app["stages"] = [{"id": s.id, "title": s.title} for s in manifest.stages()]

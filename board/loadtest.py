@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from board.testing import BoardProcess, as_learner, machine
-from workshop import manifest
+from workshop import files, manifest
 
 PAGE_EVERY = 0.25  # seconds between the poller's requests (the page itself polls every 2 s)
 TIMEOUT = 5.0  # seconds any one request may take before it counts as an error
@@ -191,6 +191,7 @@ def rss_mib(pid: int) -> float | None:
 
 def measure(learners: int, seconds: int) -> None:
     """Start a board, load it, print what it cost."""
+    files.allow_open_files(learners + 1)  # each learner's connection, here and in the board
     with tempfile.TemporaryDirectory() as scratch:
         board = BoardProcess(Path(scratch) / "board.sqlite3").start()
         try:

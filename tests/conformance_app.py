@@ -2,8 +2,7 @@
 
 It echoes what it got: every route answers 200 with a JSON description of the request as
 the handler saw it, so a test can check what the server's reader made of the bytes it was
-sent. Only the public API is used (the contract's `request.*`); `url`, `rel_url` and `host`
-are echoed when the reference has them (issue 17 adds them), null otherwise.
+sent. Only the public API is used (the contract's `request.*`).
 """
 
 from sketch import Application, Request, Response, json_response
@@ -14,17 +13,16 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 async def echo(request: Request) -> Response:
     body = await request.read()
-    rel_url = getattr(request, "rel_url", None)
     return json_response(
         {
             "method": request.method,
             "version": request.version,
             "path": request.path,
             "raw_path": request.raw_path,
-            "query_string": request.url.raw_query_string,
+            "query_string": request.rel_url.raw_query_string,
             "url": str(request.url),
-            "rel_url": None if rel_url is None else str(rel_url),
-            "host": getattr(request, "host", None),
+            "rel_url": str(request.rel_url),
+            "host": request.host,
             "headers": [[name, value] for name, value in request.headers.items()],
             "body": body.decode("latin-1"),  # one character per byte, readable in JSON
         }

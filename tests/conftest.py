@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import manifest
+from workshop import files, manifest
 
 ROOT = manifest.ROOT
 
@@ -39,7 +39,7 @@ def clone(tmp_path: Path) -> Path:
                 source,
                 target / name,
                 dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+                ignore=files.ignore_caches,
             )
         elif source.exists():
             shutil.copy2(source, target / name)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from workshop import checkpoints, manifest
+from workshop import checkpoints, files, manifest
 from workshop.manifest import Stage
 
 STAGE_ID = "01_echo"
@@ -40,9 +40,9 @@ def make_learner_work(root: Path, key: str = STAGE_ID) -> None:
     (cache / "protocol.cpython-311.pyc").write_bytes(b"ignored")
 
 
-def folder_files(root: Path, key: str = STAGE_ID) -> checkpoints.Files:
+def folder_files(root: Path, key: str = STAGE_ID) -> files.Files:
     """The whole stage folder, byte for byte (with the executable bit), noise left out."""
-    return checkpoints.read_folder(stage(root, key).step_dir(root))
+    return files.read_folder(stage(root, key).step_dir(root))
 
 
 def git_state(root: Path) -> dict[str, object]:

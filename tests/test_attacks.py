@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_grading import clone_to, run_invoke
-from workshop import build, sandbox
+from workshop import files, lock, sandbox
 
 HONEST = "03_responses"
 REQUIRED = os.environ.get("WORKSHOP_REQUIRE_SANDBOX") == "1"
@@ -129,18 +129,19 @@ def prepend(path: Path, code: str) -> None:
     path.write_text(code + "\n" + path.read_text())
 
 
-TREE_SKIPPED = {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules"}
+NOT_TRUSTED_TREE = {".git", "node_modules"}  # besides caches (files.IGNORED) and .venv*
 
 
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file of the trusted tree (caches and virtual environments aside)."""
     found = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in TREE_SKIPPED and not d.startswith(".venv")]
-        for name in files:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in NOT_TRUSTED_TREE | files.IGNORED
+                   and not d.startswith(".venv")]  # fmt: skip
+        for name in names:
             path = Path(folder, name)
-            if path.suffix != ".pyc" and not path.is_symlink():
-                found[path.relative_to(root).as_posix()] = build.digest(path.read_bytes())
+            if not files.ignored(path.relative_to(root)) and not path.is_symlink():
+                found[path.relative_to(root).as_posix()] = lock.digest(path.read_bytes())
     return found
 
 

@@ -12,6 +12,7 @@ import httpx
 
 from board.loadtest import Probe, room
 from board.testing import BoardProcess
+from workshop import files
 
 LEARNERS = 200
 # Reports per learner, one a second: 600 reports in about four seconds. BOARD_LOAD_ROUNDS=60
@@ -21,6 +22,7 @@ SLOWEST_PAGE = 2.0  # seconds: generous (the page polls every 2 s); the target i
 
 
 async def test_two_hundred_learners_reporting_every_second_get_no_errors(tmp_path):
+    files.allow_open_files(LEARNERS + 1)  # each learner's connection, here and in the board
     board = BoardProcess(tmp_path / "board.sqlite3").start()
     try:
         with Probe(board.url, board.code) as probe:

@@ -168,6 +168,50 @@ def test_a_mistake_stands_in_for_its_unit_only_when_asked_and_in_its_stage():
     assert [(u.mistake, u.target, u.lo) for u in mistakes] == [("off-by-one", "add", 1)]
 
 
+def test_a_mistake_is_described_by_the_indented_lines_under_its_marker():
+    source = """
+        def add(a, b):
+            return a + b
+
+
+        #: mistake off-by-one: add in two
+        #:     adds one too many,
+        #:     every time
+        def add_wrongly(a, b):
+            return a + b + 1
+    """
+    (unit,) = markers.parse(textwrap.dedent(source), "demo.py", ORDER).units
+    assert unit.description == "adds one too many, every time"
+    assert render(source, "two", mistake="off-by-one").endswith(
+        "def add(a, b):\n    return a + b + 1\n"
+    )
+    assert "too many" not in render(source, "two")
+
+
+def test_a_mistake_in_place_of_a_variant_is_called_by_the_variants_name_too():
+    source = """
+        def serve():
+            return "final"
+
+
+        #: variant serve until three
+        def serve_early():
+            return "early"
+
+
+        #: mistake wrong: serve in two
+        def serve_wrongly():
+            return "wrong"
+
+
+        def main():
+            return serve_early() if EARLY else serve()
+    """
+    text = render(source, "two", mistake="wrong")
+    assert 'def serve():\n    return "wrong"' in text
+    assert "return serve() if EARLY else serve()" in text
+
+
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
@@ -230,7 +274,19 @@ def test_mistakes_are_listed_with_the_file_and_function_to_point_the_learner_to(
     assert build.mistakes(tiny_workshop) == [
         build.Mistake("off-by-one", "two", "sketch/core.py", "Core.answer")
     ]
-    assert build.mistakes() == []  # issue 16 writes the workshop's own
+    made = build.with_mistakes(build.mistakes(tiny_workshop), tiny_workshop)
+    assert made == {"off-by-one": {"core.py": "class Core:\n    def answer(self) -> int:\n"
+                                               "        return 41\n"}}  # fmt: skip
+
+
+def test_two_mistakes_of_one_name_are_an_error(tiny_workshop):
+    (tiny_workshop / "source/sketch/core.py").write_text(
+        "def answer() -> int:\n    return 42\n\n\n"
+        "#: mistake wrong: answer in two\ndef answer_low() -> int:\n    return 41\n\n\n"
+        "#: mistake wrong: answer in two\ndef answer_high() -> int:\n    return 43\n"
+    )
+    with pytest.raises(markers.MarkerError, match="a second mistake named 'wrong'"):
+        build.mistakes(tiny_workshop)
 
 
 def test_build_writes_every_snapshot_and_a_lock(tiny_workshop):
@@ -284,7 +340,7 @@ def test_show_prints_a_stage_and_its_diff_from_the_stage_before():
     assert '-    """Reads an HTTP/1.1 request from a connection, answers it, and closes."""' in (
         done.stdout
     )
-    listing = run_invoke(manifest.ROOT, "show", "shutdown", "--skeleton")
+    listing = run_invoke(manifest.ROOT, "show", "keepalive", "--skeleton")
     assert "sketch/connections.py" in listing.stdout and "new" in listing.stdout
     one = run_invoke(manifest.ROOT, "show", "echo", "server.py", "--skeleton")
     assert "raise NotImplementedError(" in one.stdout and "#:" not in one.stdout

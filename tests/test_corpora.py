@@ -7,8 +7,9 @@ valid must reach it as sent, and one it calls invalid must be refused, with noth
 after it on that connection. After every case a new connection must still get 200.
 
 All cases are sent at once, each on its own connection, when the first test asks for them;
-each test then judges one. A case the reference gets wrong today is xfail(strict=True),
-with the reason in the expectations (issue 17 item 1).
+each test then judges one. A case the reference does not meet (a limit of llhttp, kept on
+purpose: lesson 09's limits table) is xfail(strict=True), with the reason in the
+expectations.
 """
 
 import asyncio

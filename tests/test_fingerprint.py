@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import fingerprint, graderlock, manifest
+from workshop import fingerprint, graderlock, graderrecord, manifest
 
 ROOT = manifest.ROOT
 STAGES = [s for s in manifest.stages() if s.is_written()]
@@ -20,7 +20,7 @@ STAGES = [s for s in manifest.stages() if s.is_written()]
 
 def test_grader_lock_matches_what_invoke_build_records():
     # Run by CI on Python 3.10 to 3.13: a lock written on one version must judge on all.
-    problems = graderlock.drift(ROOT)
+    problems = graderrecord.drift(ROOT)
     assert not problems, "\n".join(problems) + "\nRun `invoke build` and commit grader.lock."
 
 

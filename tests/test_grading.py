@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from junitparser import JUnitXml
+from junitparser import JUnitXml, SystemErr
 
-from workshop import grading, manifest
+from workshop import files, grading, manifest
 
 ROOT = manifest.ROOT
 TOOLING = ("workshop", "tasks.py", "pyproject.toml", "grader.lock")
@@ -31,8 +31,7 @@ def clone_to(target: Path) -> Path:
     for name in TOOLING:
         source = ROOT / name
         if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__")
-            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=ignore)
+            shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=files.ignore_caches)
         else:
             shutil.copy2(source, target / name)
     return target
@@ -126,6 +125,37 @@ def test_junit_has_a_suite_per_stage_and_the_same_counts_as_the_json(graded):
         assert suites[stage["id"]].tests == len(stage["tests"])
 
 
+def test_junit_says_each_outcome_as_junit_readers_expect_and_holds_what_xml_cannot():
+    test = grading.TestGrade
+    tests = [
+        test("test_passes", "t::a", "steps/01_echo/tests/test_x.py", "pass", "", 0.1234, 1),
+        test("test_fails", "t::b", "steps/01_echo/tests/test_x.py", "fail", "got 1\n<&>", 0.5, 0),
+        test("test_hangs", "t::c", "steps/01_echo/tests/test_x.py", "timeout", "slow", 2.0, 0),
+        test("test_breaks", "t::d", "", "error", "bad \x00 byte", 0.0, 0),
+        test("test_skips", "t::e", "steps/01_echo/tests/test_y.py", "skip", "no browser", 0, 0),
+    ]
+    stages = [
+        grading.StageGrade("01_echo", "Echo", "partial", 2.5, 10, 3.25, tests, ["changed: t.py"]),
+        grading.StageGrade("02_parsing", "Parsing", "not written", 0, 0, 0.0),
+    ]
+    result = grading.Grade(2.5, 10, stages, None, "2025-01-01T00:00:00+00:00", "r", None, 9.5)
+    (suite,) = JUnitXml.fromstring(grading.to_junit(result))
+    assert (suite.name, suite.tests, suite.failures, suite.errors, suite.skipped, suite.time) == (
+        "01_echo", 5, 2, 1, 1, 3.25), "the stage's counts, and its run's time"  # fmt: skip
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties["points"] == "2.5" and properties["tests_edited"] == "changed: t.py"
+    assert properties["sandbox"] == "not sandboxed"
+    cases = {case.name: case for case in suite}
+    assert cases["test_passes"].is_passed and cases["test_passes"].classname == "01_echo.test_x"
+    (failure,) = cases["test_fails"].result
+    assert (failure.type, failure.message, failure.text) == ("failure", "got 1", "got 1\n<&>")
+    assert cases["test_hangs"].result[0].type == "timeout"
+    assert cases["test_breaks"].is_error and cases["test_breaks"].classname == "01_echo.stage"
+    assert cases["test_breaks"].result[0].text == "bad \\x00 byte", "XML 1.0 has no NUL"
+    assert cases["test_skips"].is_skipped
+    assert "tests edited: changed: t.py" in suite.child(SystemErr).text
+
+
 def test_classroom_result_decodes_to_the_fields_the_reporter_reads(graded):
     _, out, _ = graded
     result = json.loads((out / "grade.json").read_text())
@@ -178,9 +208,9 @@ def test_stages_swapped_to_their_solution_score_zero_and_say_reference_solution(
     classroom = grading.to_classroom(result)
     assert sum(t["score"] for t in classroom["tests"]) == 0
     assert all("reference solution" in t["message"] for t in classroom["tests"])
-    junit = grading.to_junit(result)
-    assert '<property name="verdict" value="reference" />' in junit
-    assert '<property name="points" value="0" />' in junit
+    for suite in JUnitXml.fromstring(grading.to_junit(result)):
+        properties = {p.name: p.value for p in suite.properties()}
+        assert (properties["verdict"], properties["points"]) == ("reference", "0"), suite.name
 
 
 def test_counting_references_shows_the_maximum_and_keeps_the_flags(tmp_path):

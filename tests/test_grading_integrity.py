@@ -17,7 +17,7 @@ import yaml
 from tests import payloads
 from tests.test_fingerprint import HONEST_01, write_todos
 from tests.test_grading import ROOT, clone_to, workflow_grade_command
-from workshop import graderlock, grading, manifest
+from workshop import git, graderlock, manifest
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
 
@@ -79,7 +79,7 @@ def test_invoke_solve_then_commit_scores_zero_and_says_reference_solution(truste
     assert "reference solution" in done.stdout
     assert "🚫 reference solution" in (results / "summary.md").read_text()
     assert graded["upstream"] == {"repository": "teacher/workshop-edition", "ref": "v1",
-                                  "commit": grading.commit_of(trusted)}  # fmt: skip
+                                  "commit": git.commit_of(trusted)}  # fmt: skip
 
 
 def test_a_copied_solutions_folder_scores_zero_and_says_reference_solution(trusted, tmp_path):

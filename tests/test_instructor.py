@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_grading import clone_to, run_invoke
-from workshop import build, manifest
+from workshop import lock, manifest
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -170,7 +170,7 @@ def template_copy(upstream: Path, target: Path) -> Path:
 
 
 def refresh_lock(repo: Path) -> None:
-    (repo / build.LOCK).write_text(build.lock_text(repo), encoding="utf-8")
+    lock.write(repo)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -210,7 +210,7 @@ def test_update_brings_a_fixed_test_and_lesson_and_keeps_the_learners_stage_03_c
 
     done = run_invoke(learner, "update", "--from", str(upstream))
     assert done.returncode == 0, done.stdout + done.stderr
-    for path in (test_file, lesson, untouched, upstream / "docs" / "NEW.md", upstream / build.LOCK):
+    for path in (test_file, lesson, untouched, upstream / "docs" / "NEW.md", upstream / lock.LOCK):
         rel = path.relative_to(upstream).as_posix()
         assert (learner / rel).read_bytes() == path.read_bytes(), f"{rel} was not brought in"
     assert snapshot(work.step_dir(learner) / "sketch") == mine_before, "stage 03 work changed"

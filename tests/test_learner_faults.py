@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.learner_helpers import env_for, folder_files, git, make_learner_work, stage, without_git
-from workshop import checkpoints, swap
+from workshop import checkpoints, files, swap
 
 SOLVE = "from workshop import manifest, swap; from pathlib import Path; root = Path.cwd(); "
 SWAPS = {
@@ -28,7 +28,7 @@ MAX_OPERATIONS = 60  # far more than a swap of stage 01 makes: the loop must end
 
 def sketch(root: Path) -> dict | None:
     folder = stage(root).step_dir(root) / "sketch"
-    return checkpoints.read_folder(folder) if folder.exists() else None
+    return files.read_folder(folder) if folder.exists() else None
 
 
 def kill_every_operation(template: Path, workdir: Path, code: str, git_repo: bool) -> int:

@@ -138,9 +138,8 @@ def test_solve_of_an_unknown_file_names_the_files_that_exist(clone: Path):
 # --- the same flows in a folder that is not a git repository -------------------------------
 
 
-def test_without_git_solve_restore_and_reset_keep_backups_as_files(clone: Path, tmp_path: Path):
+def test_without_git_solve_and_restore_keep_backups_as_files(clone: Path, tmp_path: Path):
     root = without_git(clone, tmp_path / "archive")
-    shipped = folder_files(root)
     make_learner_work(root)
     mine = folder_files(root)
 
@@ -155,10 +154,26 @@ def test_without_git_solve_restore_and_reset_keep_backups_as_files(clone: Path, 
     assert folder_files(root) == mine
     swap.restore(stage(root), "2", root=root)
     assert folder_files(root) == between
+
+
+def test_without_git_reset_names_a_changed_file_it_cannot_find_and_changes_nothing(
+    clone: Path, tmp_path: Path
+):
+    root = without_git(clone, tmp_path / "archive")
+    shipped = folder_files(root)
+    make_learner_work(root)  # protocol.py changed: outside git its shipped bytes are nowhere
+    mine = folder_files(root)
+    # Nothing is rebuilt from source/ (the instructor's builder, not a learner's task).
+    with pytest.raises(LookupError, match=r"protocol\.py \(not a git repository\)"):
+        swap.reset(stage(root), root=root)
+    assert folder_files(root) == mine and not checkpoints.list_backups(stage(root), root)
+    protocol = root / "steps/01_echo/sketch/protocol.py"
+    protocol.write_bytes(shipped["sketch/protocol.py"].data)  # from a fresh download
+    fixed = folder_files(root)
     swap.reset(stage(root), root=root)
     assert folder_files(root) == shipped
     swap.restore(stage(root), root=root)
-    assert folder_files(root) == between
+    assert folder_files(root) == fixed
 
 
 def test_without_git_a_checkpoint_is_a_folder_made_once(clone: Path, tmp_path: Path):

@@ -9,30 +9,21 @@ and solutions/, so a build never overwrites a learner's work.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import manifest
+from workshop import files, lock, manifest
 from workshop.markers import PACKAGE, MarkerError, Source, parse, renames, render
 
 SOURCE = Path("source") / "sketch"
-LOCK = "workshop.lock"
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"}
 
 
 # --- every stage, every file --------------------------------------------------------------
-
-
-def _source_files(root: Path) -> list[Path]:
-    base = root / SOURCE
-    return sorted(p for p in base.rglob("*") if p.is_file() and not IGNORED_PARTS & set(p.parts))
 
 
 def sources(root: Path = manifest.ROOT) -> list[Source]:
@@ -40,7 +31,7 @@ def sources(root: Path = manifest.ROOT) -> list[Source]:
     order = [stage.name for stage in manifest.stages(root)]
     found: list[Source] = []
     owners: dict[str, str] = {}  # a variant's own name -> the file it is in
-    for path in _source_files(root):
+    for path in files.walk(root / SOURCE):
         rel = path.relative_to(root / SOURCE).as_posix()
         source = parse(path.read_text(encoding="utf-8"), rel, order)
         for unit in source.units:
@@ -70,20 +61,55 @@ class Mistake:
     stage: str  # the stage's name, as markers write it
     file: str  # "sketch/app.py"
     function: str  # "Application.handle", as the snapshot names it
+    description: str = ""  # what the learner did wrong, in a line
+
+    @property
+    def pointer(self) -> str:
+        """Where a failing test should send the learner: "sketch/app.py: Application.handle"."""
+        return f"{self.file}: {self.function}"
 
 
 def mistakes(root: Path = manifest.ROOT) -> list[Mistake]:
     """Every known mistake in the source; `render(..., mistake=NAME)` puts one in place."""
     order = [stage.name for stage in manifest.stages(root)]
-    found = []
+    found: list[Mistake] = []
     for source in sources(root):
         renamed = {u.own: u.target.rsplit(".", 1)[-1] for u in source.units if u.target}
         for unit in source.units:
             if unit.mistake and unit.target:
+                if any(m.name == unit.mistake for m in found):
+                    raise MarkerError(f"{PACKAGE}/{source.path}:{unit.marker + 1}: a second "
+                                      f"mistake named {unit.mistake!r}")  # fmt: skip
                 function = ".".join(renamed.get(n, n) for n in unit.target.split("."))
                 where = f"{PACKAGE}/{source.path}"
-                found.append(Mistake(unit.mistake, order[unit.lo], where, function))
+                stage = order[unit.lo]
+                found.append(Mistake(unit.mistake, stage, where, function, unit.description))
     return found
+
+
+def with_mistakes(
+    chosen: Sequence[Mistake], root: Path = manifest.ROOT
+) -> dict[str, dict[str, str]]:
+    """The file each mistake changes, as it stands in the reference of the mistake's stage
+    with the mistake in place, formatted as `invoke build` formats it: {name: {file: text}}.
+
+    Every other file of that stage is the stage's reference as built: a mistake renames
+    only its own unit and the variant it stands in for, both in its own file.
+    """
+    parsed = sources(root)
+    stages = list(manifest.stages(root))
+    files: dict[str, str] = {}
+    for mistake in chosen:
+        index = next(i for i, stage in enumerate(stages) if stage.name == mistake.stage)
+        made = _stage_files(parsed, index, stages[index], False, mistake.name,
+                            f"solutions/{mistake.name}")  # fmt: skip
+        rel = f"solutions/{mistake.name}/{mistake.file}"
+        files[rel] = made[rel]
+    changed: dict[str, dict[str, str]] = {mistake.name: {} for mistake in chosen}
+    for rel, text in _formatted(files, root).items():
+        _, name, _, file = rel.split("/", 3)
+        changed[name][file] = text
+    return changed
 
 
 def generate(
@@ -95,13 +121,29 @@ def generate(
     for index, stage in enumerate(manifest.stages(root)):
         if only is not None and stage not in only:
             continue
-        names = {own: name for source in parsed for own, name in renames(source, index).items()}
         for folder, skeleton in (("solutions", False), ("steps", True)):
-            for source in parsed:
-                text = render(source, index, stage.id, skeleton=skeleton, names=names)
-                if text is not None:
-                    files[f"{folder}/{stage.id}/{PACKAGE}/{source.path}"] = text
+            files.update(_stage_files(parsed, index, stage, skeleton, None, f"{folder}/{stage.id}"))
     return _formatted(files, root)
+
+
+def _stage_files(
+    parsed: list[Source],
+    index: int,
+    stage: manifest.Stage,
+    skeleton: bool,
+    mistake: str | None,
+    folder: str,
+) -> dict[str, str]:
+    """One stage's sketch/ as {FOLDER/sketch/file: text}, before formatting."""
+    names = {
+        own: name for source in parsed for own, name in renames(source, index, mistake).items()
+    }
+    files = {}
+    for source in parsed:
+        text = render(source, index, stage.id, skeleton=skeleton, mistake=mistake, names=names)
+        if text is not None:
+            files[f"{folder}/{PACKAGE}/{source.path}"] = text
+    return files
 
 
 def snapshots(
@@ -149,43 +191,6 @@ def _formatted(files: dict[str, str], root: Path) -> dict[str, str]:
         return {rel: Path(tmp, rel).read_text(encoding="utf-8") for rel in files}
 
 
-# --- the lock file: what was shipped --------------------------------------------------
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def shipped_files(root: Path) -> Iterable[Path]:
-    """Every file under steps/ and solutions/ that the workshop ships."""
-    for top in ("steps", "solutions"):
-        base = root / top
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                ignored = IGNORED_PARTS & set(path.parts) or path.suffix in {".pyc", ".pyo"}
-                if path.is_file() and not ignored:
-                    yield path
-
-
-def read_lock(root: Path) -> dict[str, str]:
-    path = root / LOCK
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))["files"]
-
-
-def lock_text(root: Path, overrides: dict[str, str] | None = None) -> str:
-    """The lock as it should be for the tree (with `overrides` standing in for files)."""
-    hashes = {p.relative_to(root).as_posix(): digest(p.read_bytes()) for p in shipped_files(root)}
-    for rel, text in (overrides or {}).items():
-        hashes[rel] = digest(text.encode("utf-8"))
-    body = {
-        "about": "sha256 of each file shipped under steps/ and solutions/, by invoke build",
-        "files": dict(sorted(hashes.items())),
-    }
-    return json.dumps(body, indent=1) + "\n"
-
-
 # --- writing and checking --------------------------------------------------------------
 
 
@@ -204,14 +209,14 @@ def _generated_dirs(root: Path) -> list[Path]:
     ]
 
 
-def stale_files(root: Path, files: dict[str, str]) -> list[str]:
+def stale_files(root: Path, made: dict[str, str]) -> list[str]:
     """Files inside generated packages that the source no longer makes."""
     stale = []
     for folder in _generated_dirs(root):
         if folder.is_dir():
-            for path in folder.rglob("*"):
+            for path in files.walk(folder):
                 rel = path.relative_to(root).as_posix()
-                if path.is_file() and not IGNORED_PARTS & set(path.parts) and rel not in files:
+                if rel not in made:
                     stale.append(rel)
     return sorted(stale)
 
@@ -222,17 +227,17 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
     A file under steps/ whose bytes differ both from what was shipped (the lock) and from
     what the build makes is the learner's work: it is kept, unless `force` is set.
     """
-    files = generate(root)
-    shipped = read_lock(root)
+    made = generate(root)
+    shipped = lock.read(root)
     report = BuildReport(written=[], removed=[], kept=[])
 
     def learner_changed(rel: str, path: Path) -> bool:
         if force or not rel.startswith("steps/") or not path.exists():
             return False
-        current = digest(path.read_bytes())
+        current = lock.digest(path.read_bytes())
         return rel in shipped and current != shipped[rel]
 
-    for rel, text in files.items():
+    for rel, text in made.items():
         path = root / rel
         new = text.encode("utf-8")
         if path.exists() and path.read_bytes() == new:
@@ -240,12 +245,9 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
         if learner_changed(rel, path):
             report.kept.append(rel)
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".build-tmp")
-        tmp.write_bytes(new)
-        tmp.replace(path)
+        files.write_atomic(path, new)
         report.written.append(rel)
-    for rel in stale_files(root, files):
+    for rel in stale_files(root, made):
         if learner_changed(rel, root / rel):
             report.kept.append(rel)
             continue
@@ -254,7 +256,7 @@ def write(root: Path = manifest.ROOT, *, force: bool = False) -> BuildReport:
     for folder in _generated_dirs(root):
         if folder.is_dir() and not any(folder.rglob("*.py")):
             shutil.rmtree(folder)
-    (root / LOCK).write_text(lock_text(root), encoding="utf-8")
+    lock.write(root)
     return report
 
 
@@ -266,16 +268,16 @@ class Drift:
 
 def drift(root: Path = manifest.ROOT) -> list[Drift]:
     """Every way the committed snapshots and lock differ from what `invoke build` makes."""
-    files = generate(root)
+    made = generate(root)
     found = []
-    for rel, text in files.items():
+    for rel, text in made.items():
         path = root / rel
         if not path.exists():
             found.append(Drift(rel, "missing"))
         elif path.read_text(encoding="utf-8") != text:
             found.append(Drift(rel, "differs from the source (edited by hand?)"))
-    found += [Drift(rel, "not made by the source any more") for rel in stale_files(root, files)]
-    lock = root / LOCK
-    if not lock.exists() or lock.read_text(encoding="utf-8") != lock_text(root):
-        found.append(Drift(LOCK, "out of date"))
+    found += [Drift(rel, "not made by the source any more") for rel in stale_files(root, made)]
+    recorded = root / lock.LOCK
+    if not recorded.exists() or recorded.read_text(encoding="utf-8") != lock.text(root):
+        found.append(Drift(lock.LOCK, "out of date"))
     return found

@@ -23,32 +23,19 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import manifest
+from workshop import files, git, manifest
+from workshop.files import File, Files, read_folder
 from workshop.manifest import Stage
 
-# Parts of a path that are never part of a snapshot outside git (inside git, .gitignore rules).
-NOISE = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", ".mypy_cache"}
-NOISE_SUFFIXES = {".pyc", ".pyo"}
+# Outside git, caches are left out of snapshots by workshop.files.IGNORED (inside git, by
+# .gitignore rules).
 BACKUP_DIRS = Path(".workshop") / "backups"
 CHECKPOINT_DIRS = Path(".workshop") / "checkpoints"
-_FALLBACK_IDENTITY = {"name": "sketch workshop", "email": "workshop@localhost"}
-
-
-@dataclass(frozen=True)
-class File:
-    """One file of a snapshot: its bytes and whether it is executable (or a symlink)."""
-
-    data: bytes
-    mode: str = "100644"  # git's modes: 100644, 100755, 120000 (a symlink: data is the target)
-
-
-Files = dict[str, File]  # path relative to the stage folder ("sketch/router.py") -> File
 
 
 @dataclass
@@ -67,35 +54,12 @@ class Snapshot:
 
 
 def uses_git(root: Path = manifest.ROOT) -> bool:
-    """True when ROOT is the top of a git work tree (and git is installed)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if done.returncode != 0:
-        return False
-    return Path(done.stdout.strip()).resolve() == Path(root).resolve()
+    """True when snapshots are git tags: ROOT is the top of a git work tree."""
+    return git.is_top(root)
 
 
 def _git(root: Path, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=root,
-        input=input,
-        capture_output=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
-    if done.returncode != 0:
-        problem = done.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"git {' '.join(args[:3])} failed: {problem}")
-    return done.stdout
+    return git.run(root, *args, input=input, env=env)
 
 
 def _now() -> str:
@@ -107,24 +71,7 @@ def stage_rel(stage: Stage) -> str:
     return f"steps/{stage.id}"
 
 
-# --- reading a folder ----------------------------------------------------------------------
-
-
-def read_folder(folder: Path) -> Files:
-    """Every file under FOLDER (noise such as __pycache__ left out), keyed by relative path."""
-    files: Files = {}
-    if not folder.is_dir():
-        return files
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if NOISE & set(rel.parts) or path.suffix in NOISE_SUFFIXES:
-            continue
-        if path.is_symlink():
-            files[rel.as_posix()] = File(os.readlink(path).encode(), "120000")
-        elif path.is_file():
-            executable = path.stat().st_mode & stat.S_IXUSR
-            files[rel.as_posix()] = File(path.read_bytes(), "100755" if executable else "100644")
-    return files
+# --- reading a folder in git ---------------------------------------------------------------
 
 
 def _git_folder_files(root: Path, rel: str) -> list[str]:
@@ -135,22 +82,6 @@ def _git_folder_files(root: Path, rel: str) -> list[str]:
 
 
 # --- making a snapshot ---------------------------------------------------------------------
-
-
-def _identity_env(root: Path) -> dict[str, str]:
-    """Author and committer for commit-tree: the learner's, or a stand-in if git has none."""
-    done = subprocess.run(
-        ["git", "var", "GIT_COMMITTER_IDENT"], cwd=root, capture_output=True, timeout=30
-    )
-    if done.returncode == 0:
-        return {}
-    name, email = _FALLBACK_IDENTITY["name"], _FALLBACK_IDENTITY["email"]
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-    }
 
 
 def _git_commit_of_folder(root: Path, rel: str, message: str) -> tuple[str, str]:
@@ -173,7 +104,7 @@ def _git_commit_of_folder(root: Path, rel: str, message: str) -> tuple[str, str]
             blob = blobs[name]
             mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
         lines.append(f"{mode} {blob}\t{name}".encode("utf-8", "surrogateescape"))
-    head = _head(root)
+    head = git.head(root)
     with tempfile.TemporaryDirectory(prefix="workshop-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp, "index"))}
         if head:
@@ -188,100 +119,37 @@ def _git_commit_of_folder(root: Path, rel: str, message: str) -> tuple[str, str]
     parents = ["-p", head] if head else []
     commit = _git(
         root, "commit-tree", "--no-gpg-sign", tree, *parents, "-m", message,
-        env=_identity_env(root),
+        env=git.identity_env(root),
     ).decode().strip()  # fmt: skip
     return commit, _subtree(root, commit, rel)
 
 
-def _head(root: Path) -> str | None:
-    done = subprocess.run(
-        ["git", "rev-parse", "-q", "--verify", "HEAD^{commit}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def _subtree(root: Path, commit: str, rel: str) -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "-q", "--verify", f"{commit}:{rel}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return (git.attempt(root, "rev-parse", "-q", "--verify", f"{commit}:{rel}") or "").strip()
 
 
 def _create_tag(root: Path, tag: str, commit: str) -> bool:
     """Point refs/tags/TAG at COMMIT unless it exists already; True when it was created."""
-    done = subprocess.run(
-        ["git", "update-ref", f"refs/tags/{tag}", commit, ""],
-        cwd=root,
-        capture_output=True,
-        timeout=30,
-    )
-    return done.returncode == 0
+    return git.attempt(root, "update-ref", f"refs/tags/{tag}", commit, "") is not None
 
 
 def _tag_exists(root: Path, tag: str) -> bool:
-    done = subprocess.run(
-        ["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}"],
-        cwd=root,
-        capture_output=True,
-        timeout=30,
-    )
-    return done.returncode == 0
+    return git.attempt(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}") is not None
 
 
-def _write_copy(folder: Path, files: Files, meta: dict[str, str], tick=None) -> None:
-    """Write FILES and meta.json into FOLDER, atomically: written beside it, then renamed."""
+def _write_copy(folder: Path, snapshot: Files, meta: dict[str, str], tick=None) -> None:
+    """Write SNAPSHOT and meta.json into FOLDER, atomically: written beside it, then renamed."""
     partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
-    for rel, file in files.items():
-        path = partial / "files" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if file.mode == "120000":
-            os.symlink(file.data.decode("utf-8", "surrogateescape"), path)
-        else:
-            path.write_bytes(file.data)
-            if file.mode == "100755":
-                path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for rel, file in snapshot.items():
+        files.put(partial / "files" / rel, file)
         if tick:
             tick(f"backup copy {rel}")
     partial.mkdir(parents=True, exist_ok=True)
     (partial / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    _fsync_tree(partial)
+    files.fsync_tree(partial)
     os.replace(partial, folder)
-    _fsync_dir(folder.parent)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for dirpath, _dirs, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a directory; the rename is still atomic
-    finally:
-        os.close(fd)
+    files.fsync_dir(folder.parent)
 
 
 # --- backups -------------------------------------------------------------------------------
@@ -310,13 +178,13 @@ def backup(stage: Stage, reason: str, root: Path = manifest.ROOT, tick=None) -> 
         if tick:
             tick("backup tag created")
         return BackupMade(f"backup/{stage.id}/{number}", created=True, git=True)
-    files = read_folder(stage.step_dir(root))
+    current = read_folder(stage.step_dir(root))
     existing = list_backups(stage, root)
-    if existing and read_backup(stage, existing[-1].name, root) == files:
+    if existing and read_backup(stage, existing[-1].name, root) == current:
         return BackupMade(existing[-1].name, created=False, git=False)
     number = existing[-1].number + 1 if existing else 1
     meta = {"when": _now(), "reason": reason}
-    _write_copy(root / BACKUP_DIRS / stage.id / str(number), files, meta, tick)
+    _write_copy(root / BACKUP_DIRS / stage.id / str(number), current, meta, tick)
     if tick:
         tick("backup folder renamed into place")
     return BackupMade(f"backup/{stage.id}/{number}", created=True, git=False)
@@ -390,15 +258,15 @@ def read_git_folder(root: Path, rev: str, stage: Stage) -> Files:
     if not entries:
         return {}
     out = _git(root, "cat-file", "--batch", input="".join(f"{b}\n" for _, _, b in entries).encode())
-    files: Files = {}
+    found: Files = {}
     position = 0
     for path, mode, _blob in entries:
         header_end = out.index(b"\n", position)
         size = int(out[position:header_end].split()[2])
         data = out[header_end + 1 : header_end + 1 + size]
         position = header_end + 1 + size + 1  # the content is followed by a newline
-        files[path[len(rel) + 1 :]] = File(data, "100755" if mode == "100755" else mode)
-    return files
+        found[path[len(rel) + 1 :]] = File(data, "100755" if mode == "100755" else mode)
+    return found
 
 
 # --- checkpoints ---------------------------------------------------------------------------
@@ -430,31 +298,3 @@ def read_checkpoint(stage: Stage, root: Path = manifest.ROOT) -> Files:
     if uses_git(root):
         return read_git_folder(root, f"refs/tags/{checkpoint_name(stage)}", stage)
     return read_folder(root / CHECKPOINT_DIRS / stage.id / "files")
-
-
-def on_pass(stage: Stage, first_time: bool, root: Path = manifest.ROOT) -> None:
-    """Called by `invoke check` when STAGE passes: record its checkpoint the first time."""
-    from workshop import fingerprint
-    from workshop.console import console, esc
-
-    out = console()
-    if fingerprint.verdict(stage, stage.step_dir(root), root) == "reference":
-        out.print(
-            "[warn]The reference solution is in place[/], so no checkpoint was recorded. "
-            f"[cmd]invoke restore {stage.id}[/] brings your own code back."
-        )
-        return
-    git = uses_git(root)
-    try:
-        made = make_checkpoint(stage, root)
-    except (RuntimeError, OSError) as error:
-        out.print(f"[warn]Could not record a checkpoint:[/] {esc(error)}")
-        return
-    if made and git:
-        out.print(
-            f"Checkpoint: git tag [path]{checkpoint_name(stage)}[/] holds your code "
-            f"([cmd]git diff {checkpoint_name(stage)} -- {stage_rel(stage)}[/])."
-        )
-    elif made:
-        where = (CHECKPOINT_DIRS / stage.id).as_posix()
-        out.print(f"Checkpoint: your code is saved in [path]{where}/[/] (not a git repository).")

@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -43,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import grading, manifest, untrusted
+from workshop import git, manifest, processes, untrusted
 
 COLUMNS = ("identifier", "points", "max", "flags", "commit", "repository", "note")
 CLASSROOM_URL = "student_repository_url"  # the column of Classroom's assignment grades export
@@ -178,15 +177,13 @@ def fetch(entry: Entry, target: Path) -> tuple[str, str]:
                       "--quiet", entry.commit])  # fmt: skip
     for args in steps:
         try:
-            done = subprocess.run(["git", *args], capture_output=True, text=True,
-                                  timeout=FETCH_TIMEOUT, env=_git_env(entry.repository),
-                                  stdin=subprocess.DEVNULL)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return "", f"git {args[0]} did not finish within {FETCH_TIMEOUT:g} s"
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines() or [f"git exited {done.returncode}"]
-            return "", f"could not fetch: {lines[-1]}"
-    commit = grading.commit_of(target) or ""
+            git.run(None, *args, env=_git_env(entry.repository), inherit_env=False,
+                    timeout=FETCH_TIMEOUT)  # fmt: skip
+        except git.GitError as error:
+            if error.timed_out:
+                return "", f"git {args[0]} did not finish within {FETCH_TIMEOUT:g} s"
+            return "", f"could not fetch: {error.problem.splitlines()[-1]}"
+    commit = git.commit_of(target) or ""
     return commit, ""
 
 
@@ -291,10 +288,7 @@ def grade_one(entry: Entry, record: dict[str, str], out: Path, options: Options)
 
 
 def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
+    processes.kill_tree(process.pid)
     process.wait()
 
 

@@ -27,14 +27,13 @@ With `--first NN --through NN` the edition holds one stage alone (one assignment
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import build, graderlock, manifest
+from workshop import git, graderlock, lock, manifest
+from workshop.files import ignored
 from workshop.manifest import Stage
 
 if sys.version_info >= (3, 11):
@@ -48,7 +47,7 @@ SHIPPED = ("workshop/", "tasks.py", "pyproject.toml", ".gitignore", ".devcontain
            ".github/workflows/classroom.yml")  # fmt: skip
 # Shipped only when no open stage's reference shows in them.
 OPTIONAL = ("docs/WORKFLOW.md",)
-GENERATED = ("README.md", manifest.MANIFEST, build.LOCK, graderlock.LOCK)
+GENERATED = ("README.md", manifest.MANIFEST, lock.LOCK, graderlock.LOCK)
 _STUB = "raise NotImplementedError"
 _DIFF_MARK = re.compile(r"^[+-]\s+")  # a line of a diff in a doc: "+        self.x = x"
 
@@ -122,11 +121,11 @@ def plan(root: Path, through: str, first: str | None = None, references: str = "
 
 def _tracked(root: Path) -> dict[str, bool]:
     """{tracked file: executable} of the source repository (git's modes)."""
-    done = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=root, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
-    if done.returncode != 0:
-        raise EditionError(f"{root} is not a git repository: {done.stderr.strip()}")
-    entries = [item.split("\t", 1) for item in done.stdout.split("\0") if "\t" in item]
+    try:
+        listed = git.text(root, "ls-files", "-s", "-z")
+    except git.GitError as error:
+        raise EditionError(f"{root} is not a git repository: {error.problem}") from None
+    entries = [item.split("\t", 1) for item in listed.split("\0") if "\t" in item]
     return {path: meta.split()[0] == "100755" for meta, path in entries}
 
 
@@ -141,16 +140,16 @@ def files(root: Path, released: list[Stage], references: list[Stage]
             rel == item or (item.endswith("/") and rel.startswith(item))
             for item in SHIPPED + OPTIONAL
         )
-        if wanted and (root / rel).is_file() and "__pycache__" not in rel:
+        if wanted and (root / rel).is_file() and not ignored(rel):
             chosen[rel] = ((root / rel).read_bytes(), executable)
     chosen[manifest.MANIFEST] = (manifest_text(root, released, references).encode(), False)
     chosen["README.md"] = (readme(released).encode(), False)
     recorded = graderlock.read(root)
     kept = {s.id: recorded[s.id] for s in released if s.id in recorded}
     chosen[graderlock.LOCK] = (graderlock.text(kept).encode(), False)
-    lock = build.read_lock(root)
+    shipped = lock.read(root)
     edited = sorted(rel for rel, (data, _) in chosen.items() if rel.startswith(("steps/",
-                    "solutions/")) and lock.get(rel) != build.digest(data))  # fmt: skip
+                    "solutions/")) and shipped.get(rel) != lock.digest(data))  # fmt: skip
     if edited:
         raise EditionError(
             "these files differ from what workshop.lock says was built (edited by hand, or "
@@ -287,11 +286,11 @@ def _shows(data: bytes, bodies: list[str]) -> bool:
 # --- writing a release ----------------------------------------------------------------------
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise EditionError(f"git {' '.join(args[:2])} in {repo} failed: {done.stderr.strip()}")
-    return done.stdout
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    try:
+        return git.text(repo, *args, timeout=120, env=env)
+    except git.GitError as error:
+        raise EditionError(f"git {' '.join(args[:2])} in {repo} failed: {error.problem}") from None
 
 
 def release(
@@ -303,8 +302,6 @@ def release(
     references: str = "none",
 ) -> Release:
     """Write the edition through stage THROUGH into the git repository OUT, as one commit."""
-    from workshop import checkpoints  # for the fallback commit identity
-
     root, out = Path(root).resolve(), Path(out).resolve()
     released, chosen = plan(root, through, first, references)
     new, left_out = files(root, released, chosen)
@@ -319,8 +316,7 @@ def release(
         _git(out, "init", "-q", "-b", "main")
     if _git(out, "status", "--porcelain"):
         raise EditionError(f"{out} has uncommitted changes: commit or remove them first")
-    has_commits = bool(subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=out,
-                                      capture_output=True).stdout)  # fmt: skip
+    has_commits = git.head(out) is not None
     if has_commits and not info(out):
         raise EditionError(f"{out} holds something other than a classroom edition")
     old = set(_git(out, "ls-files", "-z").split("\0")) - {""}
@@ -336,18 +332,16 @@ def release(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         path.chmod(0o755 if executable else 0o644)
-    (out / build.LOCK).write_text(build.lock_text(out), encoding="utf-8")
+    lock.write(out)
     _git(out, "add", "-A")
     if not _git(out, "status", "--porcelain"):
         return report
-    source = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    source = (git.attempt(root, "rev-parse", "--short=12", "HEAD") or "").strip()
     message = (
         f"Release {released[0].id}..{released[-1].id}"
         + (f", references of {', '.join(report.references)}" if chosen else "")
         + (f" (from {source})" if source else "")
     )
-    subprocess.run(["git", "commit", "-q", "-m", message], cwd=out, check=True, timeout=120,
-                   env={**os.environ, **checkpoints._identity_env(out)})  # fmt: skip
+    _git(out, "commit", "-q", "-m", message, env=git.identity_env(out))
     report.commit = _git(out, "rev-parse", "HEAD").strip()
     return report

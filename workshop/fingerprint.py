@@ -54,7 +54,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import manifest, todos
+from workshop import files, graderlock, manifest, todos
 from workshop.manifest import Stage
 
 PACKAGE = "sketch"
@@ -154,7 +154,7 @@ def answer_files(stage_id: str, skeleton: Path) -> list[str]:
     return sorted(
         path.relative_to(package).as_posix()
         for path in package.rglob("*.py")
-        if "__pycache__" not in path.parts
+        if not files.ignored(path.relative_to(package))
         and any(todo.stage_id == stage_id for _, todo in todos.stubs(path.read_text("utf-8")))
     )
 
@@ -203,8 +203,6 @@ class Verdict:
 
 def examine(stage: Stage, sketch_dir: Path, root: Path = manifest.ROOT) -> Verdict:
     """Compare the sketch/ in SKETCH_DIR with the fingerprints in ROOT's grader.lock."""
-    from workshop import graderlock  # graderlock records these fingerprints with this module
-
     recorded = graderlock.answers(root, stage.id)
     if not recorded:
         return Verdict("own")

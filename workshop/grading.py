@@ -50,31 +50,26 @@ HTML) and has its workflow commands broken in classroom.json (workshop.untrusted
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
-import subprocess
+import re
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop import build, fingerprint, graderlock, manifest, runner, untrusted
+from junitparser import Error, Failure, JUnitXml, Skipped, SystemErr, TestCase, TestSuite
+
+from workshop import fingerprint, git, graderlock, lock, manifest, runner, untrusted
 from workshop import sandbox as sandboxing
 from workshop.manifest import Stage
 
 SCHEMA_VERSION = 2
 SCHEMA = Path(__file__).parent / "schemas" / "grade.schema.json"
 STAGE_TIMEOUT = 120.0  # seconds for one stage's whole run when grading
-FORMATS = ("json", "junit", "github", "summary")
-FILES = {
-    "json": ("grade.json",),
-    "junit": ("junit.xml",),
-    "github": ("classroom.json", "classroom.b64"),
-    "summary": ("summary.md",),
-}
 CLASSROOM_FAILURES_SHOWN = 5  # failing tests named per stage in the Classroom log
 SUMMARY_LINES = 12  # lines of a stage's first failure shown in the summary
 CLASSROOM_RUNNER = "workshop"  # the reporter reads $WORKSHOP_RESULTS for this runner id
@@ -365,8 +360,8 @@ def edited_tests(learner_tests: Path, trusted: dict[str, str]) -> list[str]:
 def _shipped_tests(repo: Path, stage: Stage) -> dict[str, str] | None:
     """The learner's stage tests as shipped, from their lock file (None when it has none)."""
     prefix = f"steps/{stage.id}/tests/"
-    lock = build.read_lock(repo)
-    found = {rel[len(prefix) :]: sha for rel, sha in lock.items() if rel.startswith(prefix)}
+    shipped = lock.read(repo)
+    found = {rel[len(prefix) :]: sha for rel, sha in shipped.items() if rel.startswith(prefix)}
     return found or None
 
 
@@ -382,7 +377,7 @@ def trusted_state(root: Path) -> dict[str, str]:
         if path.is_dir():
             state.update({f"{part}/{k}": v for k, v in graderlock.folder_hashes(path).items()})
         elif path.is_file():
-            state[part] = build.digest(path.read_bytes())
+            state[part] = lock.digest(path.read_bytes())
     for stage in manifest.stages(root):
         tests = f"steps/{stage.id}/tests"
         state.update({f"{tests}/{k}": v for k, v in graderlock.folder_hashes(root / tests).items()})
@@ -399,24 +394,6 @@ def _check_unchanged(root: Path, before: dict[str, str], after_stage: str) -> No
             f"the trusted checkout {root} changed while {after_stage} was graded ({listed}): "
             "a learner's process wrote into it, so no grade is given"
         )
-
-
-def commit_of(repo: Path) -> str | None:
-    """REPO's HEAD commit, when REPO is the top of a git work tree (not a folder inside one)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.split("\n")
-    if done.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != Path(repo).resolve():
-        return None
-    return lines[1].strip()
 
 
 def grade(
@@ -509,12 +486,12 @@ def grade(
                 result.flags.append("tests-edited")
     if tests_from or upstream:
         upstream = {"repository": None, "ref": None, **(upstream or {})}
-        upstream["commit"] = commit_of(trusted)
+        upstream["commit"] = git.commit_of(trusted)
     return Grade(
         score=round(sum(s.points for s in graded), 2),
         max_score=float(sum(s.max_points for s in graded)),
         stages=graded,
-        commit=commit_of(repo),
+        commit=git.commit_of(repo),
         time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         repo=str(repo),
         tests_from=str(trusted) if tests_from else None,
@@ -539,32 +516,16 @@ def to_json(result: Grade) -> str:
 
 
 def to_junit(result: Grade) -> str:
-    """One <testsuite> per graded stage; a timeout is a <failure type="timeout">."""
-    totals = result.totals()
-    suites = ET.Element(
-        "testsuites",
-        name="invoke grade",
-        tests=str(totals["tests"]),
-        failures=str(totals["failed"] + totals["timeouts"]),
-        errors=str(totals["errors"]),
-        skipped=str(totals["skipped"]),
-        time=f"{result.duration:.3f}",
-    )
-    for stage in result.stages:
-        if stage.status == "not written":
-            continue
-        suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=stage.id,
-            tests=str(len(stage.tests)),
-            failures=str(stage.count("fail", "timeout")),
-            errors=str(stage.count("error")),
-            skipped=str(stage.count("skip")),
-            time=f"{stage.duration:.3f}",
-            timestamp=result.time,
-        )
-        properties = ET.SubElement(suite, "properties")
+    """One <testsuite> per graded stage; a timeout is a <failure type="timeout">.
+
+    Written with junitparser, which counts each suite's tests, failures, errors and skips
+    from its cases (and the totals from the suites); the times are the runs' own.
+    """
+    report = JUnitXml("invoke grade")
+    graded = [stage for stage in result.stages if stage.status != "not written"]
+    for stage in graded:
+        suite = TestSuite(stage.id)
+        suite.timestamp = result.time
         for name, value in (
             ("title", stage.title),
             ("points", f"{stage.points:g}"),
@@ -575,32 +536,43 @@ def to_junit(result: Grade) -> str:
             ("tests_edited", "; ".join(stage.tests_edited) or "no"),
             ("sandbox", "sandboxed" if result.sandboxed else "not sandboxed"),
         ):
-            ET.SubElement(properties, "property", name=name, value=value)
-        for test in stage.tests:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{stage.id}.{Path(test.file).stem or 'stage'}",
-                name=test.name,
-                time=f"{test.duration:.3f}",
-            )
-            first_line = (test.message.strip().splitlines() or [test.status])[0][:200]
-            if test.status in ("fail", "timeout"):
-                kind = "timeout" if test.status == "timeout" else "failure"
-                element = ET.SubElement(case, "failure", message=first_line, type=kind)
-                element.text = test.message
-            elif test.status == "error":
-                element = ET.SubElement(case, "error", message=first_line, type="error")
-                element.text = test.message
-            elif test.status == "skip":
-                ET.SubElement(case, "skipped", message=first_line)
+            suite.add_property(name, _xml(value))
+        suite.add_testcases([_junit_case(stage, test) for test in stage.tests])
         if stage.tests_edited or stage.note or result.warnings:
             notes = [*result.warnings, *([stage.note] if stage.note else [])]
             if stage.tests_edited:
                 notes.append("tests edited: " + "; ".join(stage.tests_edited))
-            ET.SubElement(suite, "system-err").text = "\n".join(notes)
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+            suite.append(SystemErr(_xml("\n".join(notes))))
+        report.add_testsuite(suite)
+    report.update_statistics()
+    for suite, stage in zip(report, graded, strict=True):
+        suite.time = round(stage.duration, 3)  # the stage's run, not the sum of its tests
+    report.time = round(result.duration, 3)
+    written = io.BytesIO()
+    report.write(written, pretty=True)
+    return written.getvalue().decode("utf-8")
+
+
+def _junit_case(stage: StageGrade, test: TestGrade) -> TestCase:
+    classname = f"{stage.id}.{Path(test.file).stem or 'stage'}"
+    case = TestCase(_xml(test.name), _xml(classname), round(test.duration, 3))
+    first_line = _xml((test.message.strip().splitlines() or [test.status])[0][:200])
+    if test.status == "skip":
+        case.result = [Skipped(first_line)]
+    elif test.status in ("fail", "timeout", "error"):
+        kind = Error if test.status == "error" else Failure
+        outcome = kind(first_line, {"fail": "failure"}.get(test.status, test.status))
+        outcome.text = _xml(test.message)
+        case.result = [outcome]
+    return case
+
+
+# What XML 1.0 cannot hold (most control characters, lone surrogates), shown as \xNN.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 def to_classroom(result: Grade) -> dict:
@@ -752,39 +724,65 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def write(result: Grade, out: Path, formats: Iterable[str], env: dict | None = None) -> list[Path]:
+# --- writing the outputs: one writer per format ----------------------------------------
+
+
+def _write_json(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    return [_put(out / "grade.json", to_json(result))]
+
+
+def _write_junit(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    return [_put(out / "junit.xml", to_junit(result))]
+
+
+def _write_github(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    """classroom.json and .b64; with $GITHUB_OUTPUT set, the step's outputs too."""
+    encoded = classroom_b64(result)
+    written = [
+        _put(out / "classroom.json", json.dumps(to_classroom(result), indent=1) + "\n"),
+        _put(out / "classroom.b64", encoded + "\n"),
+    ]
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
+            f.write(f"result={encoded}\nscore={result.score:g}\n")
+            f.write(f"max-score={result.max_score:g}\n")
+    return written
+
+
+def _write_summary(result: Grade, out: Path, env: Mapping[str, str]) -> list[Path]:
+    """summary.md; with $GITHUB_STEP_SUMMARY set, appended to the job's summary too."""
+    text = to_summary(result)
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return [_put(out / "summary.md", text)]
+
+
+def _put(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# `--format NAME`: the files each writes into the output folder.
+WRITERS: dict[str, Callable[[Grade, Path, Mapping[str, str]], list[Path]]] = {
+    "json": _write_json,  # grade.json
+    "junit": _write_junit,  # junit.xml
+    "github": _write_github,  # classroom.json, classroom.b64
+    "summary": _write_summary,  # summary.md
+}
+FORMATS = tuple(WRITERS)
+
+
+def write(
+    result: Grade, out: Path, formats: Iterable[str], env: Mapping[str, str] | None = None
+) -> list[Path]:
     """Write the chosen formats into OUT; also feed GitHub's step summary and outputs."""
     env = os.environ if env is None else env
+    unknown = [fmt for fmt in formats if fmt not in WRITERS]
+    if unknown:
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def put(name: str, text: str) -> None:
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-
-    for fmt in formats:
-        if fmt == "json":
-            put("grade.json", to_json(result))
-        elif fmt == "junit":
-            put("junit.xml", to_junit(result))
-        elif fmt == "github":
-            put("classroom.json", json.dumps(to_classroom(result), indent=1) + "\n")
-            encoded = classroom_b64(result)
-            put("classroom.b64", encoded + "\n")
-            if env.get("GITHUB_OUTPUT"):
-                with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-                    f.write(f"result={encoded}\nscore={result.score:g}\n")
-                    f.write(f"max-score={result.max_score:g}\n")
-        elif fmt == "summary":
-            text = to_summary(result)
-            put("summary.md", text)
-            if env.get("GITHUB_STEP_SUMMARY"):
-                with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-                    f.write(text + "\n")
-        else:
-            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return written
+    return [path for fmt in formats for path in WRITERS[fmt](result, out, env)]
 
 
 def parse_formats(text: str) -> list[str]:

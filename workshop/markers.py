@@ -22,7 +22,8 @@ the marker sits right above the unit, and no end is needed:
                                       it takes that name, in its own place, and `resolve` is out
     #: variant resolve from params until errors
     #: mistake NAME: resolve in params   a known mistake in `resolve`, for stage params' tests;
-                                      only a build that asks for NAME swaps it in
+    #:     what the learner did wrong    only a build that asks for NAME swaps it in; the
+                                      indented `#:` lines under it describe it (optional)
 
 `parse` reads one file once; `render` makes its text for any stage. docs/DEVELOPING.md has
 the how-to; tests/test_build.py the small examples.
@@ -81,6 +82,7 @@ class Unit:
     hi: int  # the first stage it no longer exists in
     target: str | None = None  # a variant or mistake: the qualname of the unit it stands for
     mistake: str | None = None  # a mistake: its name
+    description: str = ""  # a mistake: what the learner did wrong (its `#:` lines)
     own: str = ""  # a variant or mistake: its own name in the source
 
 
@@ -165,11 +167,8 @@ def parse(text: str, path: str, order: Sequence[str]) -> Source:
         elif opened := (_FROM.match(body) or _TODO.match(body)):
             _stage_index(opened["lo"], order, where)
             message = opened.groupdict().get("message")
-            following = index + 1
-            while message and (more := _CONTINUED.match(lines[following])):
-                source.continued.add(following)
-                message += " " + more["more"]
-                following += 1
+            if message:
+                message = " ".join([message, *_continued(lines, index, source.continued)])
             stack.append((index, opened["lo"], message))
         elif end := _END.match(body):
             if not stack:
@@ -192,7 +191,11 @@ def parse(text: str, path: str, order: Sequence[str]) -> Source:
         elif unit := (
             _UNTIL.match(body) or _SINCE.match(body) or _VARIANT.match(body) or _MISTAKE.match(body)
         ):
-            source.units.append(_unit(unit, index, where, starts, qualnames, lines, order))
+            mistake = "name" in unit.re.groupindex
+            described = _continued(lines, index, source.continued) if mistake else []
+            found = _unit(unit, index + len(described), where, starts, qualnames, lines, order)
+            found.marker, found.description = index, " ".join(described)
+            source.units.append(found)
         else:
             raise MarkerError(f"{where}: unknown marker {body!r} (docs/DEVELOPING.md)")
     if stack:
@@ -205,6 +208,18 @@ def parse(text: str, path: str, order: Sequence[str]) -> Source:
     for block in source.blocks:
         block.where = _function_at(tree, block.opens + 1, source.units, starts)
     return source
+
+
+def _continued(lines: list[str], index: int, continued: set[int]) -> list[str]:
+    """The text of the indented `#:` lines that continue the marker on line INDEX (a TODO's
+    message, a mistake's description); their indexes go into CONTINUED."""
+    found = []
+    following = index + 1
+    while following < len(lines) and (more := _CONTINUED.match(lines[following])):
+        continued.add(following)
+        found.append(more["more"])
+        following += 1
+    return found
 
 
 def _unit(
@@ -308,7 +323,12 @@ def renames(source: Source, stage: int, mistake: str | None = None) -> dict[str,
     """
     if stage < source.lo:
         return {}
-    return {u.own: t.rsplit(".", 1)[-1] for t, u in _chosen(source, stage, mistake).items()}
+    chosen = _chosen(source, stage, mistake)
+    names = {u.own: t.rsplit(".", 1)[-1] for t, u in chosen.items()}
+    for unit in source.units:  # a mistake stands in for the stage's variant: take its calls too
+        if unit.target in chosen and not unit.mistake and unit.lo <= stage < unit.hi:
+            names[unit.own] = unit.target.rsplit(".", 1)[-1]
+    return names
 
 
 def render(

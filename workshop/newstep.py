@@ -26,6 +26,7 @@ from pathlib import Path
 import tomlkit
 
 from workshop import build, manifest
+from workshop.files import ignored
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER_HINTS = (  # `invoke hint` shows them until the instructor writes the real ones
@@ -62,7 +63,7 @@ def _replace_ids(text: str, renamed: dict[str, str]) -> str:
 def _text_files(root: Path) -> list[Path]:
     found: set[Path] = set()
     for pattern in TEXT_FILES:
-        found.update(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+        found.update(p for p in root.glob(pattern) if p.is_file() and not ignored(p))
     return sorted(found)
 
 

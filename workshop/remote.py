@@ -24,7 +24,6 @@ import builtins
 import itertools
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -32,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workshop import sandbox, watchdog, wire
+from workshop import processes, sandbox, watchdog, wire
 from workshop.server import FLOOD, Output, read_output
 from workshop.testing import TeachingFailure
 from workshop.untrusted import plain
@@ -458,10 +457,7 @@ class ObjectChild:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        processes.kill_tree(proc.pid)
         deadline = time.monotonic() + 2
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import manifest, sandbox, todos, untrusted
+from workshop import manifest, processes, sandbox, todos, untrusted
 from workshop.manifest import Stage
 from workshop.untrusted import plain
 
@@ -191,12 +190,12 @@ def run_stage(
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            processes.kill_tree(proc.pid)
             out, _ = proc.communicate()
             run.timed_out = True
         except KeyboardInterrupt:
             # pytest runs in a session of its own, so Ctrl-C does not reach it: stop it here.
-            _kill_group(proc)
+            processes.kill_tree(proc.pid)
             proc.wait()
             raise
         run.duration = time.monotonic() - started
@@ -315,38 +314,3 @@ def sign(data: dict, key: bytes) -> str:
 def _known(entry: dict) -> dict:
     names = TestResult.__dataclass_fields__
     return {k: v for k, v in entry.items() if k in names}
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    # The learner's servers run in process groups of their own (so a test can signal one),
-    # and, sandboxed, one level further down (the judge's own sandbox, then pytest): find
-    # every descendant before pytest dies, or they would outlive it.
-    groups = [proc.pid]
-    for pid in groups:
-        groups += [child for child in _children(pid) if child not in groups]
-    for pid in groups:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            if pid == proc.pid:
-                proc.kill()
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is PID (Linux /proc, else `pgrep -P`)."""
-    proc = Path("/proc")
-    if proc.is_dir():
-        found = []
-        for stat in proc.glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[1] == str(pid):
-                found.append(int(stat.parent.name))
-        return found
-    try:
-        done = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [int(line) for line in done.stdout.split()]

@@ -1,7 +1,7 @@
 """Run a learner's `python -m sketch` as a child process, bounded in time and output.
 
-The server runs in its own process group, so killing the group also kills anything it
-started. Its stdout and stderr are read by a thread into a capped buffer: a server that
+The server runs in its own process group; a kill stops it and everything it started
+(workshop.processes). Its stdout and stderr are read by a thread into a capped buffer: a server that
 prints megabytes cannot fill the pipe and stall, nor flood the terminal.
 
 It starts as `python -I -c ...` with only the trusted dependencies, the stage's tests/
@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from workshop import sandbox, untrusted
+from workshop import processes, sandbox, untrusted
 from workshop.untrusted import plain
 
 SERVING = re.compile(rb"Serving on http://(?P<host>[^:\s]+):(?P<port>\d+)")
@@ -231,16 +231,13 @@ class ServerProcess:
         return plain(self.rename(self.output.last_lines(count, mark)))
 
     def kill(self) -> None:
-        """Kill the whole process group; safe to call twice."""
+        """Kill the server and everything it started; safe to call twice."""
         if self._pid_fd is not None:
             os.close(self._pid_fd)
             self._pid_fd = None
         if self.proc is None or self.proc.poll() is not None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        processes.kill_tree(self.proc.pid)
         try:
             self.proc.wait(2)
         except subprocess.TimeoutExpired:

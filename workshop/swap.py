@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop import build, checkpoints, manifest, state
-from workshop.checkpoints import File, Files
+from workshop import checkpoints, files, git, lock, manifest, processes, state
+from workshop.files import File, Files
 from workshop.manifest import Stage
 
 JOURNAL = Path(".workshop") / "swap.json"
@@ -48,22 +46,14 @@ def tick(what: str) -> None:
     _operations += 1
     limit = os.environ.get("WORKSHOP_FAULT_AFTER")
     if limit and _operations == int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+        processes.kill_self()
 
 
 # --- the journal ---------------------------------------------------------------------------
 
 
 def _write_journal(root: Path, entry: dict) -> None:
-    path = root / JOURNAL
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(entry, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    checkpoints._fsync_dir(path.parent)
+    files.write_atomic(root / JOURNAL, json.dumps(entry), sync=True)
     tick(f"journal {entry['phase']}")
 
 
@@ -103,21 +93,8 @@ def _remove(path: Path) -> None:
 # --- the swap itself -----------------------------------------------------------------------
 
 
-def _write_file(path: Path, file: File) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if file.mode == "120000":
-        os.symlink(file.data.decode("utf-8", "surrogateescape"), path)
-        return
-    with open(path, "wb") as f:
-        f.write(file.data)
-        f.flush()
-        os.fsync(f.fileno())
-    if file.mode == "100755":
-        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
-def replace_tree(root: Path, target: Path, files: Files, why: str) -> None:
-    """Make TARGET (a folder) hold exactly FILES, atomically (see the module docstring)."""
+def replace_tree(root: Path, target: Path, new_files: Files, why: str) -> None:
+    """Make TARGET (a folder) hold exactly NEW_FILES, atomically (see the module docstring)."""
     recover(root)
     new = target.with_name(f".{target.name}{NEW_SUFFIX}")
     old = target.with_name(f".{target.name}{OLD_SUFFIX}")
@@ -126,16 +103,16 @@ def replace_tree(root: Path, target: Path, files: Files, why: str) -> None:
     _write_journal(root, {"kind": "dir", "phase": "staging", "why": why, **rel})
     _remove(new)
     new.mkdir(parents=True)
-    for name, file in sorted(files.items()):
-        _write_file(new / name, file)
+    for name, file in sorted(new_files.items()):
+        files.put(new / name, file, sync=True)
         tick(f"wrote {name}")
-    checkpoints._fsync_tree(new)
+    files.fsync_tree(new)
     _write_journal(root, {"kind": "dir", "phase": "ready", "why": why, **rel})
     if target.exists():
         os.replace(target, old)
         tick("moved the old tree aside")
     os.replace(new, target)
-    checkpoints._fsync_dir(target.parent)
+    files.fsync_dir(target.parent)
     tick("moved the new tree in")
     _remove(old)
     tick("removed the old tree")
@@ -159,12 +136,12 @@ def replace_file(root: Path, target: Path, file: File | None, why: str, beside: 
         tick(f"removed {target.name}")
     else:
         _remove(new)
-        _write_file(new, file)
+        files.put(new, file, sync=True)
         tick(f"wrote {new.name}")
         _write_journal(root, {"kind": "file", "phase": "ready", "why": why, **rel})
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(new, target)
-        checkpoints._fsync_dir(target.parent)
+        files.fsync_dir(target.parent)
         tick(f"moved {target.name} in")
     (root / JOURNAL).unlink()
     tick("journal removed")
@@ -180,23 +157,23 @@ def sketch_of(files: Files) -> Files:
 
 
 def reference(stage: Stage, root: Path = manifest.ROOT) -> Files:
-    return checkpoints.read_folder(stage.solution_dir(root) / PACKAGE)
+    return files.read_folder(stage.solution_dir(root) / PACKAGE)
 
 
 def learner_sketch(stage: Stage, root: Path = manifest.ROOT) -> Files:
-    return checkpoints.read_folder(stage.step_dir(root) / PACKAGE)
+    return files.read_folder(stage.step_dir(root) / PACKAGE)
 
 
 def is_untouched(stage: Stage, root: Path = manifest.ROOT) -> bool:
     """True when the learner's sketch/ is exactly the shipped skeleton (checked by the lock)."""
     prefix = f"steps/{stage.id}/{PACKAGE}/"
-    wanted = {r[len(prefix) :]: sha for r, sha in build.read_lock(root).items()
+    wanted = {r[len(prefix) :]: sha for r, sha in lock.read(root).items()
               if r.startswith(prefix)}  # fmt: skip
     mine = learner_sketch(stage, root)
     return (
         bool(wanted)
         and set(mine) == set(wanted)
-        and all(build.digest(mine[name].data) == sha for name, sha in wanted.items())
+        and all(lock.digest(mine[name].data) == sha for name, sha in wanted.items())
     )
 
 
@@ -204,71 +181,61 @@ def skeleton(stage: Stage, root: Path = manifest.ROOT) -> Files:
     """The stage's sketch/ exactly as shipped (the bytes `workshop.lock` records).
 
     Each file comes from the first of these whose bytes match the lock: the file on disk (if
-    untouched), the commit that last changed `workshop.lock` (a clone or a template repository
-    holds it), or `workshop.build.generate()` (needs ruff; for archives without git).
+    untouched), the commits of the stage folder (a clone or a template repository holds the
+    one that shipped it), or the new version `invoke update` left beside a file the learner
+    kept. Nothing is rebuilt: that is the instructor's builder, not a learner's task.
     """
-    lock = build.read_lock(root)
     prefix = f"steps/{stage.id}/{PACKAGE}/"
-    wanted = {rel: sha for rel, sha in lock.items() if rel.startswith(prefix)}
+    wanted = {rel: sha for rel, sha in lock.read(root).items() if rel.startswith(prefix)}
     if not wanted:
         raise LookupError(f"workshop.lock lists no files for {prefix}: cannot rebuild it")
     found: dict[str, bytes] = {}
     for rel, sha in wanted.items():
         path = root / rel
-        if path.is_file() and build.digest(path.read_bytes()) == sha:
+        if path.is_file() and lock.digest(path.read_bytes()) == sha:
             found[rel] = path.read_bytes()
-    missing = set(wanted) - set(found)
-    if missing and checkpoints.uses_git(root):
-        found.update(_shipped_from_git(root, stage, {r: wanted[r] for r in missing}))
-        missing = set(wanted) - set(found)
+    missing = {rel: sha for rel, sha in wanted.items() if rel not in found}
     if missing:
-        try:
-            generated = build.generate(root)
-        except (RuntimeError, OSError) as error:
-            generated = {}
-            reason = str(error).splitlines()[0]
-        else:
-            reason = "the generated files differ from the lock"
-        for rel in list(missing):
-            data = generated.get(rel, "").encode("utf-8")
-            if rel in generated and build.digest(data) == wanted[rel]:
-                found[rel] = data
-                missing.discard(rel)
-        if missing:
-            raise LookupError(
-                f"cannot find the shipped bytes of {', '.join(sorted(missing))} "
-                f"(not in git history; {reason})"
-            )
+        found.update(_shipped_elsewhere(root, stage, missing))
+    missing = {rel: sha for rel, sha in wanted.items() if rel not in found}
+    if missing:
+        why = "not in git history" if checkpoints.uses_git(root) else "not a git repository"
+        raise LookupError(
+            f"cannot find the shipped bytes of {', '.join(sorted(missing))} ({why}): "
+            "copy them from a fresh download of the workshop, then run this again"
+        )
     return {rel[len(prefix) :]: File(data) for rel, data in sorted(found.items())}
 
 
 SEARCHED_COMMITS = 50  # commits of a stage folder searched for its shipped bytes
 
 
-def _shipped_from_git(root: Path, stage: Stage, wanted: dict[str, str]) -> dict[str, bytes]:
+def _shipped_elsewhere(root: Path, stage: Stage, wanted: dict[str, str]) -> dict[str, bytes]:
     """The shipped bytes of WANTED ({path: sha256}), from the stage folder's git history:
     the commit that last changed the lock first, then older ones (a learner may have
     committed their work together with an update), then the new versions that
     `invoke update` left beside files the learner kept (.workshop/update/)."""
-    try:
-        last = checkpoints._git(root, "rev-list", "-1", "HEAD", "--", build.LOCK).decode()
-        older = checkpoints._git(root, "rev-list", f"-{SEARCHED_COMMITS}", "HEAD", "--",
-                                 checkpoints.stage_rel(stage)).decode()  # fmt: skip
-    except RuntimeError:
-        last = older = ""
+    last = older = ""
+    if checkpoints.uses_git(root):
+        try:
+            last = git.text(root, "rev-list", "-1", "HEAD", "--", lock.LOCK)
+            older = git.text(root, "rev-list", f"-{SEARCHED_COMMITS}", "HEAD", "--",
+                             checkpoints.stage_rel(stage))  # fmt: skip
+        except git.GitError:
+            pass
     found: dict[str, bytes] = {}
     prefix = f"steps/{stage.id}/"
     for commit in dict.fromkeys((last + older).split()):
-        files = checkpoints.read_git_folder(root, commit, stage)
+        shipped = checkpoints.read_git_folder(root, commit, stage)
         for rel, sha in wanted.items():
-            file = files.get(rel[len(prefix) :])
-            if rel not in found and file is not None and build.digest(file.data) == sha:
+            file = shipped.get(rel[len(prefix) :])
+            if rel not in found and file is not None and lock.digest(file.data) == sha:
                 found[rel] = file.data
         if len(found) == len(wanted):
             return found
     for rel, sha in wanted.items():
         for path in sorted((root / ".workshop" / "update").glob(f"*/{rel}")):
-            if rel not in found and build.digest(path.read_bytes()) == sha:
+            if rel not in found and lock.digest(path.read_bytes()) == sha:
                 found[rel] = path.read_bytes()
     return found
 

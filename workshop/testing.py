@@ -93,16 +93,25 @@ class ConnectionClosed(Exception):
 
 
 class Connection:
-    """A raw TCP connection to the server, with bounded reads."""
+    """A raw TCP connection to the server, with bounded reads.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    LOOK is where a learner should look when the server closes, or goes quiet, before
+    answering: the test's own `look at:` line, since only the test knows what it was testing.
+    """
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, look: str | None = None
+    ) -> None:
         self.reader = reader
         self.writer = writer
+        self.look = look
         self.sent = b""
         self.received = b""
 
     @classmethod
-    async def open(cls, server: object, timeout: float = READ_TIMEOUT) -> Connection:
+    async def open(
+        cls, server: object, timeout: float = READ_TIMEOUT, *, look: str | None = None
+    ) -> Connection:
         host, port = server.host, server.port  # type: ignore[attr-defined]
         try:
             reader, writer = await asyncio.wait_for(
@@ -113,7 +122,7 @@ class Connection:
                 f"could not connect to the server at {host}:{port}: {error!r}",
                 look="sketch/server.py: serve",
             )
-        return cls(reader, writer)
+        return cls(reader, writer, look)
 
     async def send(self, data: bytes | Iterable[bytes], pause: float = 0.0) -> None:
         """Send bytes; a list is sent piece by piece, with `pause` seconds between pieces."""
@@ -128,6 +137,7 @@ class Connection:
                     f"the server closed the connection while we were sending: {error!r}",
                     sent=self.sent,
                     got=self.received or None,
+                    look=self.look,
                 )
             if pause and i < len(pieces) - 1:
                 await asyncio.sleep(pause)
@@ -140,6 +150,7 @@ class Connection:
                 f"no {what} from the server within {timeout:g} s",
                 sent=self.sent,
                 got=f"{show(self.received)} so far" if self.received else "nothing at all",
+                look=self.look,
             )
         except asyncio.IncompleteReadError as error:
             self.received += error.partial
@@ -157,6 +168,7 @@ class Connection:
                 f"the connection closed before {size} bytes came back",
                 sent=self.sent,
                 got=self.received or b"",
+                look=self.look,
             )
 
     async def read_some(self, timeout: float = READ_TIMEOUT) -> bytes:
@@ -198,9 +210,10 @@ class Connection:
                 sent=self.sent,
                 expected="a response: status line, headers, an empty line (all ending in CRLF)",
                 got=got or "the connection closed with no bytes",
+                look=self.look,
             )
         except asyncio.LimitOverrunError:
-            fail("the response head is larger than 16 MiB", sent=self.sent)
+            fail("the response head is larger than 16 MiB", sent=self.sent, look=self.look)
         status_line, *header_lines = head_bytes[:-4].split(b"\r\n")
         parts = status_line.split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
@@ -208,6 +221,7 @@ class Connection:
                 "the response does not start with a status line like `HTTP/1.1 200 OK`",
                 sent=self.sent,
                 got=head_bytes,
+                look=self.look,
             )
         version, status = parts[0].decode(), int(parts[1])
         reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
@@ -219,6 +233,7 @@ class Connection:
                     f"the header line {show(line)} is not `Name: value`",
                     sent=self.sent,
                     got=head_bytes,
+                    look=self.look,
                 )
             headers.add(name.decode("latin-1"), value.strip().decode("latin-1"))
         body = await self._read_body(headers, status, head, timeout)
@@ -243,7 +258,11 @@ class Connection:
         if "Content-Length" in headers:
             length = headers["Content-Length"]
             if not length.isdigit():
-                fail(f"Content-Length must be a number of bytes, got {length!r}")
+                fail(
+                    f"Content-Length must be a number of bytes, got {length!r}",
+                    sent=self.sent,
+                    look=self.look,
+                )
             return await self.read_exactly(int(length), timeout) if int(length) else b""
         return await self.read_until_close(timeout)
 
@@ -268,9 +287,13 @@ async def request(
     pause: float = 0.0,
     head: bool | None = None,
     timeout: float = READ_TIMEOUT,
+    look: str | None = None,
 ) -> Reply:
-    """Open a connection, send `data`, read one response, and note whether it then closed."""
-    async with await Connection.open(server) as conn:
+    """Open a connection, send `data`, read one response, and note whether it then closed.
+
+    LOOK is the `look at:` line of a failure to get a response at all (see Connection).
+    """
+    async with await Connection.open(server, look=look) as conn:
         await conn.send(data, pause)
         if head is None:
             head = conn.sent.startswith(b"HEAD ")

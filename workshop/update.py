@@ -32,12 +32,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import build, graderlock, untrusted
+from workshop import files, git, graderlock, lock, untrusted
 
-SKIPPED_TOP = {".git", ".workshop", ".venv", "venv", "grade", "build", "dist"}
-SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+# Top-level folders that are not the workshop's: git's, the tools' state, environments, output.
+NOT_RELEASED = {".git", ".workshop", ".venv", "venv", "grade", "build", "dist"}
 NEW_VERSIONS = Path(".workshop") / "update"
-GENERATED = {build.LOCK, graderlock.LOCK}  # never edited by hand: always the release's
+GENERATED = {lock.LOCK, graderlock.LOCK}  # never edited by hand: always the release's
 IMPORT_TIMEOUT = 30.0  # seconds to import one stage's package after an update
 
 
@@ -60,13 +60,11 @@ class UpdateReport:
         return bool(self.updated or self.added or self.readded or self.removed or self.kept)
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    if check and done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
+GIT_TIMEOUT = 300.0  # seconds for one git command on the release (a clone may be slow)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return git.text(cwd, *args, timeout=GIT_TIMEOUT)
 
 
 @contextmanager
@@ -107,10 +105,9 @@ def release_files(release: Path, has_git: bool) -> dict[str, bool]:
 def _managed(rel: str) -> bool:
     parts = rel.split("/")
     return (
-        parts[0] not in SKIPPED_TOP
-        and not SKIPPED_PARTS & set(parts)
+        parts[0] not in NOT_RELEASED
         and not parts[0].endswith(".egg-info")
-        and not rel.endswith((".pyc", ".pyo"))
+        and not files.ignored(rel)
     )
 
 
@@ -137,7 +134,7 @@ class Shipped:
     """Tells whether a learner's file is exactly as the workshop shipped it."""
 
     def __init__(self, learner: Path, release: Path, has_git: bool) -> None:
-        self.lock = build.read_lock(learner)
+        self.lock = lock.read(learner)
         self.history = history_blobs(release) if has_git else {}
         self.learner_history = _paths_ever(learner)
 
@@ -150,7 +147,7 @@ class Shipped:
 
     def untouched(self, rel: str, data: bytes) -> bool:
         if rel in self.lock:
-            return build.digest(data) == self.lock[rel]
+            return lock.digest(data) == self.lock[rel]
         return blob_id(data) in self.history.get(rel, set())
 
 
@@ -158,11 +155,9 @@ def _paths_ever(repo: Path) -> set[str]:
     """Every path REPO's git history ever held (empty outside git)."""
     if not (repo / ".git").exists():
         return set()
-    try:
-        log = _git(repo, "log", "--all", "--format=", "--name-only", "--no-renames", check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return set()
-    return {line for line in log.splitlines() if line}
+    log = git.attempt(repo, "log", "--all", "--format=", "--name-only", "--no-renames",
+                      timeout=GIT_TIMEOUT)  # fmt: skip
+    return {line for line in (log or "").splitlines() if line}
 
 
 def update(learner: Path, source: str, ref: str | None = None, dry_run: bool = False):
@@ -172,8 +167,8 @@ def update(learner: Path, source: str, ref: str | None = None, dry_run: bool = F
         shipped = Shipped(learner, release, has_git)
         report = UpdateReport(release=release_id)
         backup = NEW_VERSIONS / release_id[:12]
-        files = release_files(release, has_git)
-        for rel, executable in files.items():
+        released = release_files(release, has_git)
+        for rel, executable in released.items():
             new = (release / rel).read_bytes()
             mine_path = learner / rel
             if not mine_path.is_file():
@@ -186,13 +181,13 @@ def update(learner: Path, source: str, ref: str | None = None, dry_run: bool = F
             elif rel in GENERATED or mine == new or shipped.untouched(rel, mine):
                 report.updated.append(rel)
                 _put(mine_path, new, dry_run, executable)
-            elif shipped.lock.get(rel) == build.digest(new):
+            elif shipped.lock.get(rel) == lock.digest(new):
                 report.yours += 1  # the learner's work, on a file this release leaves as it was
             else:
                 # The learner's version stays; the new one waits beside it, in the backup.
                 report.kept.append((rel, (backup / rel).as_posix()))
                 _put(learner / backup / rel, new, dry_run, executable)
-        releasing = set(files)
+        releasing = set(released)
         for rel in _learner_files(learner):
             if rel in releasing or not shipped.known(rel):
                 continue
@@ -216,10 +211,10 @@ def broken_stages(learner: Path, kept: list[tuple[str, str]]) -> list:
         if len(parts) > 3 and parts[0] == "steps" and parts[2] == "sketch":
             by_stage.setdefault("/".join(parts[:2]), []).append((mine, new))
     broken = []
-    for folder, files in sorted(by_stage.items()):
+    for folder, kept_here in sorted(by_stage.items()):
         problem = import_problem(learner / folder)
         if problem:
-            broken.append((folder, problem, files))
+            broken.append((folder, problem, kept_here))
     return broken
 
 
@@ -267,15 +262,8 @@ def _executable(path: Path) -> bool:
 
 
 def _put(path: Path, data: bytes, dry_run: bool, executable: bool = False) -> None:
-    if dry_run:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".update-tmp")
-    tmp.write_bytes(data)
-    mode = tmp.stat().st_mode
-    executes = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
-    tmp.chmod(mode | executes if executable else mode & ~executes)
-    tmp.replace(path)
+    if not dry_run:
+        files.write_atomic(path, data, executable=executable)
 
 
 def _prune(root: Path, folder: Path) -> None:

@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
     )
+    parser.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds a client has to send a body"
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=None, help="connections open at once (then 503)"
+    )
     #: end keepalive
     #: from shutdown
     parser.add_argument(
@@ -82,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     #: from keepalive
     options["keepalive_timeout"] = args.keepalive_timeout
     options["header_timeout"] = args.header_timeout
+    options["body_timeout"] = args.body_timeout
+    options["max_connections"] = args.max_connections
     #: end keepalive
     #: from shutdown
     options["shutdown_timeout"] = args.shutdown_timeout

@@ -40,6 +40,77 @@ class HTTPException(Response, Exception):
         Exception.__init__(self, f"{self.status} {self.reason}")
         #: end errors
 
+    #: mistake status-of-the-base-class: __init__ in errors
+    #:     takes the status from HTTPException itself, not from the class raised: always 500
+    def init_with_base_status(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+        text: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.has_default_body = text is None
+        status = HTTPException.status_code
+        if text is None:
+            text = f"{status}: {reason or reason_phrase(status)}\n"
+        Response.__init__(
+            self,
+            status=status,
+            reason=reason,
+            headers=headers,
+            text=text,
+            content_type=content_type,
+        )
+        Exception.__init__(self, f"{self.status} {self.reason}")
+
+    #: mistake no-default-body: __init__ in errors
+    #:     leaves the body empty when no text is given: the client gets a blank error
+    def init_without_body(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+        text: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.has_default_body = text is None
+        Response.__init__(
+            self,
+            status=self.status_code,
+            reason=reason,
+            headers=headers,
+            text=text,
+            content_type=content_type,
+        )
+        Exception.__init__(self, f"{self.status} {self.reason}")
+
+    #: mistake reason-from-httpstatus: __init__ in errors
+    #:     asks http.HTTPStatus for the phrase: a status it does not know raises ValueError
+    def init_with_httpstatus(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+        text: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        from http import HTTPStatus
+
+        self.has_default_body = text is None
+        reason = reason or HTTPStatus(self.status_code).phrase
+        if text is None:
+            text = f"{self.status_code}: {reason}\n"
+        Response.__init__(
+            self,
+            status=self.status_code,
+            reason=reason,
+            headers=headers,
+            text=text,
+            content_type=content_type,
+        )
+        Exception.__init__(self, f"{self.status} {self.reason}")
+
     def __str__(self) -> str:
         return f"{self.status} {self.reason}"
 
@@ -52,6 +123,13 @@ class HTTPRedirection(HTTPException):
         headers = {**dict(kwargs.pop("headers", None) or {}), "Location": str(location)}  # type: ignore[call-overload]
         super().__init__(headers=headers, **kwargs)  # type: ignore[arg-type]
         #: end errors
+        self.location = location
+
+    #: mistake redirect-drops-headers: __init__ in errors
+    #:     replaces the headers given with the Location alone: Set-Cookie and the rest are lost
+    def init_with_location_only(self, location: str, **kwargs: object) -> None:
+        kwargs.pop("headers", None)
+        super().__init__(headers={"Location": str(location)}, **kwargs)  # type: ignore[arg-type]
         self.location = location
 
 

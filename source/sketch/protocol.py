@@ -26,12 +26,9 @@ from typing import TYPE_CHECKING
 
 import httptools
 #: end parsing
-#: from shutdown
+#: from keepalive
 
 from sketch.connections import Connections
-
-#: end shutdown
-#: from keepalive
 from sketch.deadline import Deadline
 from sketch.limits import Limits, RequestRejected
 
@@ -70,10 +67,34 @@ class EchoProtocol(asyncio.Protocol):
         self.transport = transport
         #: end echo
 
+    #: mistake transport-on-class: connection_made in echo
+    #:     keeps the transport on the class: every connection writes to the newest one
+    def connection_made_on_class(self, transport: asyncio.BaseTransport) -> None:
+        EchoProtocol.transport = transport
+
     def data_received(self, data: bytes) -> None:
         #: todo echo Write the bytes back, unchanged.
         self.transport.write(data)
         #: end echo
+
+    #: mistake echo-decodes-text: data_received in echo
+    #:     treats the bytes as UTF-8 text: bytes that are not UTF-8 break the connection
+    def data_received_as_text(self, data: bytes) -> None:
+        self.transport.write(data.decode("utf-8").encode("utf-8"))
+
+    #: mistake echo-closes-connection: data_received in echo
+    #:     closes the connection after echoing the first chunk
+    def data_received_and_close(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.transport.close()
+
+    #: mistake echo-waits-for-whole-lines: data_received in echo
+    #:     treats TCP as a stream of lines: holds back what follows the last newline
+    def data_received_by_line(self, data: bytes) -> None:
+        self.pending = getattr(self, "pending", b"") + data
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            self.transport.write(line + b"\n")
 
 
 #: variant HttpProtocol from parsing until keepalive
@@ -102,11 +123,32 @@ class OneShotHttpProtocol(asyncio.Protocol):
             self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
         #: end parsing
 
+    #: mistake upgrade-not-caught: data_received in parsing
+    #:     catches HttpParserError only: an Upgrade request ends in a traceback
+    def data_received_without_upgrade(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+        except httptools.HttpParserError:
+            self.send_error(400, b"400: Bad Request: the request could not be parsed.\n")
+
+    #: mistake garbage-not-answered: data_received in parsing
+    #:     hangs up on bytes that do not parse, without the 400 that says why
+    def data_received_hanging_up(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+        except httptools.HttpParserUpgrade:
+            pass
+        except httptools.HttpParserError:
+            self.transport.close()
+
     def on_request(self, raw: RawRequest) -> None:
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw, self.app)
+        if len(raw.body) > self.app.client_max_size:  # read already, but no handler sees it
+            self.send_error(413, b"413: Request Entity Too Large: the body is over the limit.\n")
+            return
+        request = Request(raw, self.app, self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
 
     #: variant on_request until responses
@@ -145,7 +187,7 @@ class OneShotHttpProtocol(asyncio.Protocol):
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw)
+        request = Request(raw, transport=self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
         self.task.add_done_callback(self.respond_done)
 
@@ -181,6 +223,20 @@ class OneShotHttpProtocol(asyncio.Protocol):
         self.transport.close()
         #: end responses
 
+    #: mistake respond-ignores-head: respond in responses
+    #:     writes response.encode() itself: a HEAD request gets the body too
+    async def respond_with_body_for_head(self, request: Request) -> None:
+        response = await demo_handler(request)
+        response.headers["Connection"] = "close"
+        self.transport.write(response.encode())
+        self.transport.close()
+
+    #: mistake respond-keeps-connection-open: respond in responses
+    #:     writes the response but never closes the connection it promised to close
+    async def respond_without_close(self, request: Request) -> None:
+        response = await demo_handler(request)
+        self.transport.write(self.encode(response, request))
+
     #: since responses
     @staticmethod
     def encode(response: Response, request: Request) -> bytes:
@@ -208,7 +264,8 @@ async def demo_handler(request: Request) -> Response:
     from sketch.response import json_response
 
     if request.path == "/json":
-        return json_response({"method": request.method, "query": dict(request.query)})
+        seen = {"method": request.method, "url": str(request.url), "remote": request.remote}
+        return json_response({**seen, "query": dict(request.query)})
     name = request.query.get("name", "world")
     return Response(text=f"Hello, {name}!\n")
 
@@ -234,19 +291,8 @@ class HttpProtocol(asyncio.Protocol):
     ) -> None:
         self.app = app
         self.limits = limits
-        # The server's register of open connections, which a shutdown goes through.
+        # The server's register of open connections: counted against max_connections.
         self.connections = connections if connections is not None else Connections()
-        self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
-        self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
-        self.reading = True  # False while we keep the transport from reading (a backlog)
-        self.writable = asyncio.Event()  # cleared while the client reads too slowly
-        self.writable.set()
-        self.closing = False  # take no new requests: see the close policy
-
-    #: variant __init__ until shutdown
-    def init_untracked(self, app: "Application", limits: Limits = Limits()) -> None:
-        self.app = app
-        self.limits = limits
         self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
         self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
         self.reading = True  # False while we keep the transport from reading (a backlog)
@@ -258,18 +304,21 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
+        # One connection too many (run_app's max_connections): its first request gets a 503.
+        busy = self.connections.full(self.limits.max_connections)
+        on_request = self.refuse_busy if busy else self.on_request
+        self.parser = RequestParser(on_request, self.limits, self.send_continue)
         self.deadline = Deadline(self.on_timeout)
         self.deadline.start(self.limits.keepalive_timeout)  # idle from the start
+        self.connections.add(self)
         #: from shutdown
         self.closed = asyncio.get_running_loop().create_future()  # set by connection_lost
-        self.connections.add(self)
         #: end shutdown
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return  # we are closing after the responses already owed
-        head_was_started = self.parser.head_started
+        was_waiting_for = self.parser.waiting_for
         try:
             self.parser.feed(data)
         except RequestRejected as rejection:
@@ -283,11 +332,12 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.reject(RequestRejected(400, "the request could not be parsed"))
         else:
-            if self.parser.head_started:
-                if not head_was_started:
-                    # A head has begun: all of it must be in within header_timeout, however
-                    # slowly it trickles (so later pieces do not restart the timer).
-                    self.deadline.start(self.limits.header_timeout)
+            waiting_for = self.parser.waiting_for
+            if waiting_for is not None:
+                if waiting_for != was_waiting_for:
+                    # A head or a body has begun: all of it must be in within its timeout,
+                    # however slowly it trickles (so later pieces do not restart the timer).
+                    self.deadline.start(self.time_allowed())
             elif self.worker is None:
                 self.deadline.start(self.limits.keepalive_timeout)  # idle between requests
             else:
@@ -298,8 +348,8 @@ class HttpProtocol(asyncio.Protocol):
         self.writable.set()  # release a worker waiting to write, so it can end
         if self.worker is not None:
             self.worker.cancel()  # the client is gone: stop working for it
-        #: from shutdown
         self.connections.discard(self)
+        #: from shutdown
         self.closed.set_result(None)
         #: end shutdown
 
@@ -309,6 +359,11 @@ class HttpProtocol(asyncio.Protocol):
         #: todo keepalive The client reads slowly: clear self.writable so the worker waits.
         self.writable.clear()
         #: end keepalive
+
+    #: mistake pause-writing-sets: pause_writing in keepalive
+    #:     sets self.writable where it should clear it: the worker never waits
+    def pause_writing_by_setting(self) -> None:
+        self.writable.set()
 
     def resume_writing(self) -> None:
         #: todo keepalive The buffer drained: set self.writable.
@@ -327,11 +382,32 @@ class HttpProtocol(asyncio.Protocol):
         self.start_worker()
         #: end keepalive
 
+    #: mistake answered-concurrently: on_request in keepalive
+    #:     answers each request in a task of its own: pipelined responses race, out of order
+    def on_request_in_a_task(self, raw: RawRequest) -> None:
+        async def answer_now() -> None:
+            data, last = await self.answer(raw)
+            self.transport.write(data)
+            if last:
+                self.transport.close()
+
+        asyncio.get_running_loop().create_task(answer_now())
+
+    #: mistake never-pauses-reading: on_request in keepalive
+    #:     queues without bound: a client that pipelines without reading fills our memory
+    def on_request_unbounded(self, raw: RawRequest) -> None:
+        self.queue.append(raw)
+        self.start_worker()
+
     def reject(self, rejection: RequestRejected) -> None:
         """Answer a request we will not serve after those before it, then close."""
         self.queue.append(rejection)
         self.begin_closing()
         self.start_worker()
+
+    def refuse_busy(self, raw: RawRequest) -> None:
+        """On a connection beyond max_connections: the request gets a 503, then we close."""
+        self.reject(RequestRejected(503, "the server has too many connections; try again"))
 
     def start_worker(self) -> None:
         """Make sure one task is answering the queue: at most one per connection."""
@@ -372,6 +448,82 @@ class HttpProtocol(asyncio.Protocol):
         self.all_answered()
         #: end keepalive
 
+    #: mistake no-wait-while-paused: answer_queue in keepalive
+    #:     writes the next response even while the transport asked us to pause writing
+    async def answer_queue_ignoring_pauses(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+        self.all_answered()
+
+    #: mistake close-after-every-response: answer_queue in keepalive
+    #:     closes after each response, as stage 08 did: keep-alive never happens
+    async def answer_queue_closing(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, _ = await self.answer(item)
+                self.transport.write(data)
+                self.transport.close()
+                return
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+
+    #: mistake reading-never-resumed: answer_queue in keepalive
+    #:     pauses reading on a backlog but never resumes it: the connection stalls
+    async def answer_queue_never_resuming(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+        self.all_answered()
+
+    #: mistake idle-timer-not-restarted: answer_queue in keepalive
+    #:     forgets all_answered(): once answered, an idle connection stays open for ever
+    async def answer_queue_leaving_idle(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
+                    self.transport.close()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+
     async def answer(self, item: RawRequest | RequestRejected) -> tuple[bytes, bool]:
         """The bytes of the response to ITEM, and whether it is the connection's last.
 
@@ -380,7 +532,7 @@ class HttpProtocol(asyncio.Protocol):
         """
         if isinstance(item, RequestRejected):
             return rejection_bytes(item), self.is_last(item)
-        request = Request(item, self.app)
+        request = Request(item, self.app, self.transport)
         response = await self.app.handle(request)
         last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:
@@ -410,19 +562,37 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.pause_reading()  # what comes now would be ignored anyway
 
     def all_answered(self) -> None:
-        """The queue is empty: close if we are closing, else wait, idle, for the next request."""
+        """The queue is empty: close if we are closing, else wait for the next request."""
         if self.closing:
             self.transport.close()
         else:
-            self.deadline.start(self.limits.keepalive_timeout)
+            self.deadline.start(self.time_allowed())
+
+    def time_allowed(self) -> float:
+        """The seconds the client has now: to send the rest of a head or a body, or, idle,
+        to begin its next request."""
+        waiting_for = self.parser.waiting_for
+        if waiting_for == "head":
+            return self.limits.header_timeout
+        if waiting_for == "body":
+            return self.limits.body_timeout
+        return self.limits.keepalive_timeout
 
     def on_timeout(self) -> None:
-        """The deadline passed: idle too long, or a request head sent too slowly."""
+        """The deadline passed: idle too long, or a request head or body sent too slowly."""
+        if self.parser.waiting_for == "body":  # its head was read: answer it, then close
+            self.reject(RequestRejected(408, "the request body took too long to arrive"))
+            return
         #: todo keepalive Close the transport, unless a worker is busy (a slow handler is not an
         #:     idle connection).
         if self.worker is None:
             self.transport.close()
         #: end keepalive
+
+    #: mistake timeout-closes-busy-connection: on_timeout in keepalive
+    #:     closes even while a handler runs: a slow handler is not an idle connection
+    def on_timeout_closing_always(self) -> None:
+        self.transport.close()
 
     #: from shutdown
 
@@ -440,6 +610,54 @@ class HttpProtocol(asyncio.Protocol):
         if not done:
             await self.abort()
         #: end shutdown
+
+    #: mistake queue-not-dropped: shutdown in shutdown
+    #:     answers the requests still queued behind the one in flight, after the signal
+    async def shutdown_keeping_the_queue(self, timeout: float) -> None:
+        self.begin_closing()
+        if self.worker is None:
+            self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake idle-not-closed: shutdown in shutdown
+    #:     waits for every connection, idle ones too: they close only at the timeout
+    async def shutdown_waiting_for_idle(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake unbounded-wait: shutdown in shutdown
+    #:     waits for the handler however long it takes: the shutdown timeout means nothing
+    async def shutdown_without_timeout(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+        await self.closed
+
+    #: mistake busy-closed-at-once: shutdown in shutdown
+    #:     closes every connection at once: the request in flight loses its response
+    async def shutdown_closing_all(self, timeout: float) -> None:
+        self.begin_closing()
+        self.queue.clear()
+        self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
+
+    #: mistake not-closing: shutdown in shutdown
+    #:     forgets begin_closing(): the last response says keep-alive, and reading goes on
+    async def shutdown_still_open(self, timeout: float) -> None:
+        self.queue.clear()
+        if self.worker is None:
+            self.transport.close()
+        done, _ = await asyncio.wait([self.closed], timeout=timeout)
+        if not done:
+            await self.abort()
 
     async def abort(self) -> None:
         """Give up now: drop the socket (connection_lost then cancels the handler), and give

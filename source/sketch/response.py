@@ -81,6 +81,85 @@ class Response:
         return head_bytes if head or not has_body else head_bytes + self.body
         #: end responses
 
+    #: mistake content-length-counts-characters: encode in responses
+    #:     counts the characters of the text, not the bytes of the body
+    def encode_counting_characters(self, *, head: bool = False) -> bytes:
+        has_body = not (self.status < 200 or self.status in NO_BODY)
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{n}: {v}" for n, v in self.headers.items() if n.lower() != "content-length"]
+        if has_body:
+            lines.append(f"Content-Length: {len(self.text)}")
+        head_text = "\r\n".join(lines)
+        if head_text.count("\n") != len(lines) - 1 or head_text.count("\r") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
+        return head_bytes if head or not has_body else head_bytes + self.body
+
+    #: mistake lf-line-endings: encode in responses
+    #:     ends the lines with \n alone, where HTTP wants \r\n
+    def encode_with_lf(self, *, head: bool = False) -> bytes:
+        has_body = not (self.status < 200 or self.status in NO_BODY)
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{n}: {v}" for n, v in self.headers.items() if n.lower() != "content-length"]
+        if has_body:
+            lines.append(f"Content-Length: {len(self.body)}")
+        head_text = "\n".join(lines)
+        if "\r" in head_text or head_text.count("\n") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\n\n").encode("latin-1")
+        return head_bytes if head or not has_body else head_bytes + self.body
+
+    #: mistake handler-content-length-kept: encode in responses
+    #:     sends a Content-Length the handler set as well as its own: two of them go out
+    def encode_adding_a_second_length(self, *, head: bool = False) -> bytes:
+        has_body = not (self.status < 200 or self.status in NO_BODY)
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        if has_body:
+            lines.append(f"Content-Length: {len(self.body)}")
+        head_text = "\r\n".join(lines)
+        if head_text.count("\n") != len(lines) - 1 or head_text.count("\r") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
+        return head_bytes if head or not has_body else head_bytes + self.body
+
+    #: mistake body-for-every-status: encode in responses
+    #:     gives 1xx, 204 and 304 responses a Content-Length and a body, which they never have
+    def encode_with_a_body_always(self, *, head: bool = False) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{n}: {v}" for n, v in self.headers.items() if n.lower() != "content-length"]
+        lines.append(f"Content-Length: {len(self.body)}")
+        head_text = "\r\n".join(lines)
+        if head_text.count("\n") != len(lines) - 1 or head_text.count("\r") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
+        return head_bytes if head else head_bytes + self.body
+
+    #: mistake head-keeps-body: encode in responses
+    #:     forgets that the answer to a HEAD has no body
+    def encode_ignoring_head(self, *, head: bool = False) -> bytes:
+        has_body = not (self.status < 200 or self.status in NO_BODY)
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{n}: {v}" for n, v in self.headers.items() if n.lower() != "content-length"]
+        if has_body:
+            lines.append(f"Content-Length: {len(self.body)}")
+        head_text = "\r\n".join(lines)
+        if head_text.count("\n") != len(lines) - 1 or head_text.count("\r") != len(lines) - 1:
+            raise ValueError(f"a header contains CR or LF: {self.headers!r}")
+        head_bytes = (head_text + "\r\n\r\n").encode("latin-1")
+        return head_bytes + self.body if has_body else head_bytes
+
+    #: mistake header-injection: encode in responses
+    #:     writes header values as they are: a CR or LF in one splits the response
+    def encode_trusting_headers(self, *, head: bool = False) -> bytes:
+        has_body = not (self.status < 200 or self.status in NO_BODY)
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines += [f"{n}: {v}" for n, v in self.headers.items() if n.lower() != "content-length"]
+        if has_body:
+            lines.append(f"Content-Length: {len(self.body)}")
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head_bytes if head or not has_body else head_bytes + self.body
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status} {self.reason}>"
 

@@ -46,6 +46,45 @@ def compile_path(path: str) -> re.Pattern[str] | None:
     #: end params
 
 
+#: mistake no-re-escape: compile_path in params
+#:     copies the text around the parameters into the regex as it is: a '.' matches any character
+def compile_path_unescaped(path: str) -> re.Pattern[str] | None:
+    if "{" not in path:
+        return None
+    pattern, end = "", 0
+    for param in PARAM.finditer(path):
+        pattern += path[end : param.start()]
+        pattern += f"(?P<{param['name']}>{param['regex'] or '[^/]+'})"
+        end = param.end()
+    return re.compile(pattern + path[end:])
+
+
+#: mistake parameter-crosses-slashes: compile_path in params
+#:     lets a {name} match any text, '/' included, where it is one path segment
+def compile_path_greedy(path: str) -> re.Pattern[str] | None:
+    if "{" not in path:
+        return None
+    pattern, end = "", 0
+    for param in PARAM.finditer(path):
+        pattern += re.escape(path[end : param.start()])
+        pattern += f"(?P<{param['name']}>{param['regex'] or '.+'})"
+        end = param.end()
+    return re.compile(pattern + re.escape(path[end:]))
+
+
+#: mistake regex-ignored: compile_path in params
+#:     gives every parameter the one-segment pattern, ignoring the regex of {name:regex}
+def compile_path_without_regexes(path: str) -> re.Pattern[str] | None:
+    if "{" not in path:
+        return None
+    pattern, end = "", 0
+    for param in PARAM.finditer(path):
+        pattern += re.escape(path[end : param.start()])
+        pattern += f"(?P<{param['name']}>[^/]+)"
+        end = param.end()
+    return re.compile(pattern + re.escape(path[end:]))
+
+
 #: end params
 
 
@@ -69,6 +108,14 @@ class Resource:
         found = self.pattern.fullmatch(path)
         return found.groupdict() if found else None
         #: end params
+
+    #: mistake match-not-fullmatch: match in params
+    #:     uses pattern.match, which matches a prefix: /users/bob/extra matches /users/{name}
+    def match_prefix(self, path: str) -> dict[str, str] | None:
+        if self.pattern is None:
+            return {} if path == self.path else None
+        found = self.pattern.match(path)
+        return found.groupdict() if found else None
 
     #: variant match until params
     def match_plain(self, path: str) -> dict[str, str] | None:
@@ -157,6 +204,30 @@ class UrlDispatcher:
         return not_found, {}
         #: end routing
 
+    #: mistake resolve-ignores-method: resolve in routing
+    #:     finds the route by its path alone: POST /about runs the GET handler
+    def resolve_by_path(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for resource in self.resources:
+            if resource.match(path) is not None:
+                return next(iter(resource.handlers.values())), {}
+        return not_found, {}
+
+    #: mistake resolve-matches-prefix: resolve in routing
+    #:     takes a route whose path starts the request's path: / answers every path
+    def resolve_by_prefix(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for resource in self.resources:
+            if path.startswith(resource.path) and method in resource.handlers:
+                return resource.handlers[method], {}
+        return not_found, {}
+
+    #: mistake trailing-slash-forgiven: resolve in routing
+    #:     strips a trailing '/' before matching: /about/ answers as /about
+    def resolve_without_slash(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for resource in self.resources:
+            if resource.match(path.rstrip("/") or "/") is not None and method in resource.handlers:
+                return resource.handlers[method], {}
+        return not_found, {}
+
     #: variant resolve from params until errors
     def resolve_with_handlers(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for METHOD and the percent-decoded PATH, and the path's parameters."""
@@ -174,3 +245,28 @@ class UrlDispatcher:
             return method_not_allowed(allowed), {}
         return not_found, {}
         #: end params
+
+    #: mistake allow-from-one-resource: resolve in params
+    #:     lists in Allow the methods of the last resource that matched, not of all of them
+    def resolve_allowing_last(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        allowed: set[str] = set()
+        for resource in self.resources:
+            match_info = resource.match(path)
+            if match_info is None:
+                continue
+            handler = resource.handlers.get(method)
+            if handler is not None:
+                return handler, match_info
+            allowed = set(resource.handlers)
+        if allowed:
+            return method_not_allowed(allowed), {}
+        return not_found, {}
+
+    #: mistake no-405: resolve in params
+    #:     answers 404 for a path that exists with other methods, where HTTP says 405
+    def resolve_without_405(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for resource in self.resources:
+            match_info = resource.match(path)
+            if match_info is not None and method in resource.handlers:
+                return resource.handlers[method], match_info
+        return not_found, {}

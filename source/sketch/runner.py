@@ -13,12 +13,8 @@ import sys
 
 from sketch.app import Application
 
-#: from shutdown
-from sketch.connections import Connections
-
-#: end shutdown
-
 #: from keepalive
+from sketch.connections import Connections
 from sketch.limits import Limits
 
 #: end keepalive
@@ -34,13 +30,21 @@ def run_app(
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
+    body_timeout: float = 60.0,
+    max_connections: int | None = None,
 ) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
 
     Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
-    stops at once.
+    stops at once. The other arguments are the server's limits (sketch/limits.py).
     """
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    limits = Limits(
+        client_max_size=app.client_max_size,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
     asyncio.run(serve(app, host, port, limits, shutdown_timeout))
 
 
@@ -69,9 +73,20 @@ def run_app_with_limits(
     port: int = 8080,
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
+    body_timeout: float = 60.0,
+    max_connections: int | None = None,
 ) -> None:
-    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around."""
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    """Serve APP on HOST:PORT until SIGINT or SIGTERM, with its hooks around.
+
+    The other arguments are the server's limits (sketch/limits.py).
+    """
+    limits = Limits(
+        client_max_size=app.client_max_size,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
     asyncio.run(serve_with_limits(app, host, port, limits))
 
 
@@ -116,11 +131,66 @@ async def serve_with_hooks(app: Application, host: str, port: int) -> None:
     #: end lifecycle
 
 
+#: mistake server-not-closed: serve in lifecycle
+#:     never calls server.close(): it goes on accepting connections while the hooks close
+#:     what the handlers use
+async def serve_still_listening(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    stop = stop_event()
+    await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        await stop.wait()
+    finally:
+        await app.shutdown()
+        await app.cleanup()
+
+
+#: mistake cleanup-outside-finally: serve in lifecycle
+#:     runs the hooks after the wait, not in a `finally:`: a wait that ends in an exception
+#:     (its task cancelled) skips them
+async def serve_without_finally(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    await stop.wait()
+    server.close()
+    await app.shutdown()
+    await app.cleanup()
+
+
+#: mistake serving-before-startup: serve in lifecycle
+#:     starts the server first: a request may reach the app before its startup hooks ran
+async def serve_before_startup(app: Application, host: str, port: int) -> None:
+    stop = stop_event()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    await app.startup()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await app.shutdown()
+        await app.cleanup()
+
+
+#: mistake exits-at-once-on-a-signal: serve in lifecycle
+#:     serves for ever, as stage 04 did: SIGTERM kills the process, no hook runs
+async def serve_until_killed(app: Application, host: str, port: int) -> None:
+    await app.startup()
+    server = await start_server(lambda: HttpProtocol(app), host, port)
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        await app.shutdown()
+        await app.cleanup()
+
+
 #: variant serve from keepalive until shutdown
 async def serve_with_limits(app: Application, host: str, port: int, limits: Limits) -> None:
     await app.startup()  # before the first connection: a failing hook stops us here
     stop = stop_event()
-    server = await start_server(lambda: HttpProtocol(app, limits), host, port)
+    connections = Connections()
+    server = await start_server(lambda: HttpProtocol(app, limits, connections), host, port)
     try:
         await stop.wait()
     finally:

@@ -23,6 +23,17 @@ async def start_server(
     #: end echo
 
 
+#: mistake get-event-loop: start_server in echo
+#:     reaches the loop with asyncio.get_event_loop(), the old way, deprecated outside a loop
+async def start_server_on_the_old_loop(
+    protocol_factory: Callable[[], asyncio.Protocol], host: str, port: int
+) -> asyncio.Server:
+    loop = asyncio.get_event_loop()
+    server = await loop.create_server(protocol_factory, host, port, backlog=1024)
+    announce(server)
+    return server
+
+
 def announce(server: asyncio.Server) -> None:
     """Print the one line that tests, graders and people wait for (port 0 is resolved)."""
     host, port = server.sockets[0].getsockname()[:2]

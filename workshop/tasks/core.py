@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import board_client, doctables, graderlock, manifest, runner, state
+from workshop import board_client, checkpoints, doctables, graderrecord, manifest, runner, state
 from workshop import build as builder
 from workshop.console import console, esc
 from workshop.manifest import Stage
@@ -90,12 +90,22 @@ def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
 
 
 def after_pass(stage: Stage, run: StageRun, first_time: bool) -> None:
-    """What else happens when a stage passes (checkpoints): see workshop.tasks.learner."""
+    """What else happens when the learner's own code passes: its checkpoint, made once."""
+    out = console()
     try:
-        from workshop import checkpoints
-    except ImportError:
+        made = checkpoints.make_checkpoint(stage)
+    except (RuntimeError, OSError) as error:
+        out.print(f"[warn]Could not record a checkpoint:[/] {esc(error)}")
         return
-    checkpoints.on_pass(stage, first_time)
+    name = checkpoints.checkpoint_name(stage)
+    if made and checkpoints.uses_git():
+        out.print(
+            f"Checkpoint: git tag [path]{name}[/] holds your code "
+            f"([cmd]git diff {name} -- {checkpoints.stage_rel(stage)}[/])."
+        )
+    elif made:
+        where = (checkpoints.CHECKPOINT_DIRS / stage.id).as_posix()
+        out.print(f"Checkpoint: your code is saved in [path]{where}/[/] (not a git repository).")
 
 
 def report_failure(stage: Stage, run: StageRun) -> None:
@@ -195,12 +205,14 @@ def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
     positional=["step"],
     help={
         "step": "verify this stage only (default: every stage)",
-        "jobs": "how many stages to verify at once (default 2)",
+        "jobs": "how many stages to verify at once (default 2; twice as many mistakes)",
         "strict": "also fail when any single test passes on a skeleton",
+        "mistakes": "also prove each known mistake caught, with a true pointer (~1 min)",
     },
 )
-def verify(c, step=None, jobs=2, strict=False):
-    """Prove every written stage: its solution passes and its skeleton fails."""
+def verify(c, step=None, jobs=2, strict=False, mistakes=False):
+    """Prove every written stage: its solution passes and its skeleton fails; with
+    --mistakes, that each known mistake fails it too, pointing at the mistake."""
     out = console()
     stages = [manifest.find(step)] if step else list(manifest.stages())
     written = [s for s in stages if s.is_written()]
@@ -242,6 +254,10 @@ def verify(c, step=None, jobs=2, strict=False):
         table.add_row(stage.id, sol_cell, skel_cell, seconds)
     out.print(table)
     out.print(f"{len(written)} stages verified in {time.monotonic() - started:.1f} s.")
+    if mistakes:
+        from workshop import mistakes as known_mistakes
+
+        wrong += known_mistakes.check(out, written, jobs=2 * max(1, int(jobs)))
     if wrong:
         for line in wrong:
             out.print(f"[bad]✗[/] {esc(line)}")
@@ -274,7 +290,7 @@ def build(c, force=False, check=False):
                   for rel in doctables.stale()]  # fmt: skip
         for item in drift:
             out.print(f"[bad]✗[/] {esc(item.path)}: {esc(item.problem)}")
-        stale = graderlock.drift()  # the grader's test ids and fingerprints
+        stale = graderrecord.drift()  # the grader's test ids and fingerprints
         for problem in stale:
             out.print(f"[bad]✗[/] {esc(problem)}")
         if drift or stale:
@@ -287,7 +303,7 @@ def build(c, force=False, check=False):
     for rel in doctables.write():
         out.print(f"wrote   {rel} (its table of stages)", markup=False)
     report = builder.write(force=force)
-    graderlock.write(manifest.ROOT)  # test ids and reference fingerprints, for the grader
+    graderrecord.write(manifest.ROOT)  # test ids and reference fingerprints, for the grader
     for rel in report.written:
         out.print(f"wrote   {rel}", markup=False)
     for rel in report.removed:

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 from invoke import Exit, task
 from rich.table import Table
 
-from workshop import classgrade, grading, manifest, untrusted
+from workshop import classgrade, git, grading, manifest, untrusted
 from workshop.console import console, esc
 
 
@@ -255,7 +254,7 @@ def grade_class(
         out_console.print(f"[ok]✓[/] fetched {len(entries)} repositories into "
                           f"[path]{esc(out_dir / 'repos')}[/] (see fetched.csv)")  # fmt: skip
         return
-    commit = grading.commit_of(trusted_dir) or "a folder"
+    commit = git.commit_of(trusted_dir) or "a folder"
     _show_class(rows, out_dir, f"{esc(trusted_dir)} at {commit[:12]}",
                 f" in {time.monotonic() - started:.0f} s")  # fmt: skip
 
@@ -271,10 +270,11 @@ def _clone_trusted(source: str, ref: str | None, target: Path) -> None:
         steps.append(["-C", str(target), "-c", "advice.detachedHead=false", "checkout",
                       "--quiet", ref])  # fmt: skip
     for args in steps:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
+        try:
+            git.run(None, *args, timeout=600)
+        except git.GitError as error:
             raise Exit(f"grade-class: git {args[0]} of the trusted repository failed: "
-                       f"{done.stderr.strip()}", code=2)  # fmt: skip
+                       f"{error.problem}", code=2) from None  # fmt: skip
 
 
 def _show_class(rows: list[classgrade.Row], out_dir: Path, against: str, took: str = "") -> None:

@@ -18,30 +18,14 @@ from rich import box
 from rich.table import Table
 
 from workshop import checkpoints, manifest, state, swap, todos
-from workshop.checkpoints import Files
 from workshop.console import console, esc
+from workshop.files import Files
 from workshop.manifest import Stage
 from workshop.tasks import core
 from workshop.tasks.core import pick_stage
 
 ROOT = manifest.ROOT
 STEP_HELP = "the stage: 04, 04_routing or routing (default: your current stage)"
-
-
-def _recover() -> None:
-    """Finish or undo a swap that was killed half-way, before any task looks at a folder."""
-    try:
-        said = swap.recover(ROOT)
-    except OSError as error:
-        print(f"workshop: could not recover an interrupted swap: {error}", file=sys.stderr)
-        return
-    if said:
-        print(f"workshop: {said}", file=sys.stderr)
-
-
-# Every task run loads this module (invoke gathers all tasks), `invoke check` included, so
-# an interrupted swap is repaired by whatever the learner runs next.
-_recover()
 
 
 def _rel(path: Path) -> str:

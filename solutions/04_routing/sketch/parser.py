@@ -46,6 +46,9 @@ class RequestParser:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Whitespace around a value is not part of it (RFC 9110, 5.5): llhttp drops what comes
+        # before the value, not what comes after.
+        value = value.rstrip(b" \t")
         self.headers.append((name, value))
 
     def on_body(self, body: bytes) -> None:

@@ -45,7 +45,10 @@ class HttpProtocol(asyncio.Protocol):
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw, self.app)
+        if len(raw.body) > self.app.client_max_size:  # read already, but no handler sees it
+            self.send_error(413, b"413: Request Entity Too Large: the body is over the limit.\n")
+            return
+        request = Request(raw, self.app, self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
 
     async def respond(self, request: Request) -> None:

@@ -18,9 +18,16 @@ Hook = Callable[["Application"], Awaitable[None]]
 class Application(MutableMapping[str, Any]):
     """A web application. It is also a dict, for state shared by handlers: app["db"]."""
 
-    def __init__(self, *, middlewares: Sequence[Middleware] = (), debug: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        middlewares: Sequence[Middleware] = (),
+        debug: bool = False,
+        client_max_size: int = 1024**2,
+    ) -> None:
         self.router = UrlDispatcher()
         self.debug = debug
+        self.client_max_size = client_max_size  # bytes of request body, at most (aiohttp's)
         self._state: dict[str, Any] = {}
         self.middlewares = list(middlewares)  # the first is the outermost
         self.on_startup: list[Hook] = []

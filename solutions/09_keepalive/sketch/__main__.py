@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
     )
+    parser.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds a client has to send a body"
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=None, help="connections open at once (then 503)"
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {}
     options["keepalive_timeout"] = args.keepalive_timeout
     options["header_timeout"] = args.header_timeout
+    options["body_timeout"] = args.body_timeout
+    options["max_connections"] = args.max_connections
     try:
         run_app(app, host=args.host, port=args.port, **options)
     except KeyboardInterrupt:

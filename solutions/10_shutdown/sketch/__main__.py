@@ -30,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--header-timeout", type=float, default=15.0, help="seconds a client has to send a head"
     )
     parser.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds a client has to send a body"
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=None, help="connections open at once (then 503)"
+    )
+    parser.add_argument(
         "--shutdown-timeout",
         type=float,
         default=60.0,
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {}
     options["keepalive_timeout"] = args.keepalive_timeout
     options["header_timeout"] = args.header_timeout
+    options["body_timeout"] = args.body_timeout
+    options["max_connections"] = args.max_connections
     options["shutdown_timeout"] = args.shutdown_timeout
     try:
         run_app(app, host=args.host, port=args.port, **options)

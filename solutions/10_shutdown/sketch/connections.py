@@ -1,7 +1,8 @@
-"""The open connections of a server, so that a shutdown reaches every one of them.
+"""The open connections of a server: how many there are, and, at shutdown, each of them.
 
-Each connection adds itself when it is made and leaves when it is lost. At shutdown the
-server asks them all at once to finish (`HttpProtocol.shutdown`), and waits for the last.
+Each connection adds itself when it is made and leaves when it is lost. A server capped at
+`max_connections` answers 503 on a connection beyond the cap. At shutdown the server asks
+them all at once to finish (`HttpProtocol.shutdown`), and waits for the last.
 """
 
 import asyncio
@@ -22,6 +23,10 @@ class Connections:
 
     def discard(self, connection: "HttpProtocol") -> None:
         self.open.discard(connection)
+
+    def full(self, max_connections: int | None) -> bool:
+        """MAX_CONNECTIONS are open already (None: there is no limit)."""
+        return max_connections is not None and len(self.open) >= max_connections
 
     async def shutdown(self, timeout: float) -> None:
         """Ask every connection to finish within TIMEOUT seconds; return once all have."""

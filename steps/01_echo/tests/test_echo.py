@@ -15,6 +15,8 @@ import pytest
 from workshop.testing import READ_TIMEOUT, Connection, expect, fail
 
 LOOK_PROTOCOL = "sketch/protocol.py: EchoProtocol.data_received"
+# Where each connection's transport is kept, and where it is written to.
+LOOK_TRANSPORT = "sketch/protocol.py: EchoProtocol.connection_made and data_received"
 LOOK_SERVER = "sketch/server.py: start_server"
 
 
@@ -73,7 +75,7 @@ ECHOES = {
 
 @pytest.mark.parametrize("data", ECHOES.values(), ids=ECHOES.keys())
 async def test_bytes_come_back_unchanged(server, data):
-    async with await Connection.open(server) as conn:
+    async with await Connection.open(server, look=LOOK_PROTOCOL) as conn:
         await conn.send(data)
         got = await read_echo(conn, len(data))
     expect_echo(
@@ -84,7 +86,7 @@ async def test_bytes_come_back_unchanged(server, data):
 async def test_one_mebibyte_sent_in_pieces_comes_back_whole_and_in_order(server):
     data = random.Random(1).randbytes(1024 * 1024)
     pieces = [data[i : i + 65536] for i in range(0, len(data), 65536)]
-    async with await Connection.open(server) as conn:
+    async with await Connection.open(server, look=LOOK_PROTOCOL) as conn:
         # Read while we write: the echo starts before the last piece is sent.
         _, got = await asyncio.gather(conn.send(pieces), read_echo(conn, len(data)))
     expect_echo(
@@ -96,7 +98,7 @@ async def test_one_mebibyte_sent_in_pieces_comes_back_whole_and_in_order(server)
 
 
 async def test_ten_clients_are_served_at_the_same_time(server):
-    conns = [await Connection.open(server) for _ in range(10)]
+    conns = [await Connection.open(server, look=LOOK_TRANSPORT) for _ in range(10)]
     try:
         for turn in range(3):
             # Everyone speaks before anyone listens, the last to connect first: a server
@@ -112,6 +114,7 @@ async def test_ten_clients_are_served_at_the_same_time(server):
                     f"with 10 connections open, client {i} must get back its own bytes "
                     "(each connection has its own protocol object and transport; "
                     "nothing may wait for another client to leave)",
+                    look=LOOK_TRANSPORT,
                 )
     finally:
         for conn in conns:

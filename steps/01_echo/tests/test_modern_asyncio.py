@@ -16,18 +16,32 @@ from workshop.testing import fail
 
 
 def calls_in_sketch(folder: Path) -> list[tuple[str, int, ast.Call]]:
-    """Every call in sketch/*.py, with the file and line it is on."""
+    """Every call in sketch/*.py, with where it is: `sketch/server.py: start_server`."""
     found = []
     for path in sorted(folder.glob("*.py")):
         if path.is_symlink():
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         found += [
-            (f"sketch/{path.name}", node.lineno, node)
-            for node in ast.walk(tree)
+            (where(f"sketch/{path.name}", scope), node.lineno, node)
+            for scope, node in nodes_in_scopes(tree)
             if isinstance(node, ast.Call)
         ]
     return found
+
+
+def nodes_in_scopes(tree: ast.AST, scope: str = ""):
+    """Every node under TREE, with the qualified name of the def or class it is in."""
+    for child in ast.iter_child_nodes(tree):
+        yield scope, child
+        inner = scope
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = f"{scope}.{child.name}".lstrip(".")
+        yield from nodes_in_scopes(child, inner)
+
+
+def where(file: str, scope: str) -> str:
+    return f"{file}: {scope}" if scope else file
 
 
 def name_of(call: ast.Call) -> str:
@@ -40,23 +54,23 @@ def name_of(call: ast.Call) -> str:
 
 def test_server_starts_with_asyncio_run_and_loop_create_server(sketch_files):
     calls = calls_in_sketch(sketch_files)
-    for where, line, call in calls:
+    for place, line, call in calls:
         if name_of(call) == "get_event_loop":
             fail(
-                f"{where}, line {line}: asyncio.get_event_loop() is the old way to reach "
+                f"{place}, line {line}: asyncio.get_event_loop() is the old way to reach "
                 "the loop (deprecated outside a running loop)",
                 expected="asyncio.get_running_loop(), called inside a coroutine that "
                 "asyncio.run() started",
                 got=ast.unparse(call),
-                look=where,
+                look=place,
             )
         if any(keyword.arg == "loop" for keyword in call.keywords):
             fail(
-                f"{where}, line {line}: asyncio functions no longer take a `loop=` argument "
+                f"{place}, line {line}: asyncio functions no longer take a `loop=` argument "
                 "(removed in Python 3.10)",
                 expected="the call without loop=: code running in a coroutine already has its loop",
                 got=ast.unparse(call),
-                look=where,
+                look=place,
             )
     names = {name_of(call) for _, _, call in calls}
     if "run" not in names:

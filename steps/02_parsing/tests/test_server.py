@@ -19,7 +19,7 @@ def summary(request_line: str, headers: list[str], body_size: int) -> str:
 
 async def test_get_is_answered_with_a_summary_of_the_request(server):
     data = get("/hello?who=you", {"User-Agent": "test"})
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_PARSER)
     want = summary("GET /hello?who=you HTTP/1.1", ["Host: 127.0.0.1", "User-Agent: test"], 0)
     expect(
         reply.status == 200 and reply.text == want,
@@ -127,7 +127,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
 async def test_malformed_request_gets_400_and_the_connection_closes(server, data):
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_PROTOCOL)
     expect(
         reply.status == 400,
         "bytes that are not a valid HTTP/1.1 request must be answered 400 Bad Request "
@@ -151,7 +151,7 @@ async def test_malformed_request_gets_400_and_the_connection_closes(server, data
 async def test_server_keeps_serving_after_a_malformed_request(server):
     await request(server, MALFORMED["binary garbage"])
     data = get("/after")
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_PROTOCOL)
     expect(
         server.alive() and reply.status == 200,
         "after answering malformed bytes with 400, the server must serve the next client",
@@ -167,7 +167,7 @@ async def test_an_upgrade_request_is_answered_and_logs_no_error(server):
     # HttpParserError: uncaught, it escapes data_received and asyncio logs a traceback.
     data = get("/chat", {"Connection": "Upgrade", "Upgrade": "websocket"})
     mark = server.output.total
-    reply = await request(server, data)
+    reply = await request(server, data, look=LOOK_PROTOCOL + " (catch httptools.HttpParserUpgrade)")
     expect(
         reply.status == 200 and "GET /chat HTTP/1.1" in reply.text,
         "a request asking to upgrade is still a request: answer it (we speak no other protocol)",

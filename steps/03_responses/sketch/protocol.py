@@ -35,7 +35,7 @@ class HttpProtocol(asyncio.Protocol):
         """Run the handler in a task of its own: it may await, data_received may not."""
         if self.task is not None:
             return  # we close after one response, so a second request is not answered
-        request = Request(raw)
+        request = Request(raw, transport=self.transport)
         self.task = asyncio.get_running_loop().create_task(self.respond(request))
         self.task.add_done_callback(self.respond_done)
 
@@ -78,6 +78,7 @@ async def demo_handler(request: Request) -> Response:
     from sketch.response import json_response
 
     if request.path == "/json":
-        return json_response({"method": request.method, "query": dict(request.query)})
+        seen = {"method": request.method, "url": str(request.url), "remote": request.remote}
+        return json_response({**seen, "query": dict(request.query)})
     name = request.query.get("name", "world")
     return Response(text=f"Hello, {name}!\n")

@@ -11,6 +11,7 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from workshop.remote import type_name
 from workshop.testing import expect, fail
 
 LOOK = "sketch/request.py: Request"
@@ -34,23 +35,53 @@ def make_request(sketch):
     return make
 
 
-def test_url_is_a_yarl_url_of_the_target(make_request):
+def test_rel_url_is_a_yarl_url_of_the_path_and_query(make_request):
     request = make_request(b"/search?q=asyncio&page=2")
-    url = request.url
+    rel_url = request.rel_url
     expect(
-        isinstance(url, URL) and str(url) == "/search?q=asyncio&page=2",
-        "request.url must be a yarl.URL of the request-target, exactly as it was sent",
+        isinstance(rel_url, URL) and str(rel_url) == "/search?q=asyncio&page=2",
+        "request.rel_url must be a yarl.URL of the path and query, exactly as they were sent",
         sent=b"GET /search?q=asyncio&page=2 HTTP/1.1",
         expected="URL('/search?q=asyncio&page=2')",
-        got=repr(url),
-        look=f"{LOOK}.url",
+        got=repr(rel_url),
+        look=f"{LOOK}.rel_url",
     )
     expect(
         request.path == "/search",
-        "request.path is the path of request.url, without the query",
+        "request.path is the path of request.rel_url, without the query",
         expected="'/search'",
         got=repr(request.path),
-        look=f"{LOOK}.url",
+        look=f"{LOOK}.rel_url",
+    )
+
+
+def test_url_is_absolute_with_the_host_the_client_asked_for(make_request):
+    request = make_request(b"/search?q=asyncio", [(b"Host", b"example.com:8080")])
+    got = (str(request.url), request.host)
+    expect(
+        got == ("http://example.com:8080/search?q=asyncio", "example.com:8080"),
+        "request.url is the whole URL, as aiohttp's: the scheme, the Host header (port "
+        "included), then rel_url; request.host is the Host header",
+        sent=b"GET /search?q=asyncio HTTP/1.1\r\nHost: example.com:8080",
+        expected="('http://example.com:8080/search?q=asyncio', 'example.com:8080')",
+        got=repr(got),
+        look=f"{LOOK}.rel_url and Request.headers (Request.url and host are given)",
+    )
+
+
+def test_a_whole_url_as_target_is_its_path_and_its_host_wins_over_host(make_request):
+    target = b"http://example.com:8080/search?q=asyncio"
+    request = make_request(target, [(b"Host", b"other.test")])
+    got = (request.path, str(request.rel_url), request.host, str(request.url))
+    want = ("/search", "/search?q=asyncio", "example.com:8080", target.decode())
+    expect(
+        got == want,
+        "a client may send a whole URL as the target (the absolute form, RFC 9112 3.2.2): "
+        "the route is found on its path, and its host wins over the Host header",
+        sent=b"GET " + target + b" HTTP/1.1\r\nHost: other.test",
+        expected=repr(want),
+        got=repr(got),
+        look=f"{LOOK}.rel_url (split self.target.path_and_query, not the raw target)",
     )
 
 
@@ -63,7 +94,7 @@ def test_a_path_starting_with_two_slashes_stays_a_path(make_request):
         sent=b"GET //about?x=1 HTTP/1.1",
         expected="('//about', '1')",
         got=repr(got),
-        look="sketch/request.py: Request.url (URL.build from path and query, not URL(target))",
+        look="sketch/request.py: Request.rel_url (URL.build from path and query, not URL(...))",
     )
 
 
@@ -78,7 +109,7 @@ def test_path_is_percent_decoded_and_raw_path_is_not(make_request):
         sent=b"GET /users/J%C3%BCrgen/%7Ehome HTTP/1.1",
         expected="('/users/Jürgen/~home', '/users/J%C3%BCrgen/%7Ehome')",
         got=repr(got),
-        look=f"{LOOK}.url",
+        look=f"{LOOK}.rel_url",
     )
 
 
@@ -92,7 +123,7 @@ def test_query_is_decoded_and_keeps_repeated_keys(make_request):
         sent=b"GET /items?tag=red&tag=blue&q=hello%20world HTTP/1.1",
         expected="getall('tag') == ['red', 'blue'], query['q'] == 'hello world'",
         got=f"getall('tag') == {got[0]!r}, query['q'] == {got[1]!r}",
-        look=f"{LOOK}.url",
+        look=f"{LOOK}.rel_url",
     )
 
 
@@ -104,7 +135,17 @@ def test_headers_are_case_insensitive_and_keep_repeats(make_request):
         (b"X-Name", b"caf\xe9"),  # a byte above 127: header bytes are latin-1
     ]
     headers = make_request(headers=raw_headers).headers
-    got = (headers.get("content-type"), headers.getall("X-TAG", []), headers.get("x-name"))
+    try:
+        got = (headers.get("content-type"), headers.getall("X-TAG", []), headers.get("x-name"))
+    except (AttributeError, TypeError) as error:
+        fail(
+            "request.headers must be a multidict: a name found whatever its case, every value "
+            "of a repeated name kept (getall); a dict does neither",
+            sent=repr(raw_headers),
+            expected="CIMultiDictProxy over a CIMultiDict",
+            got=f"{type_name(headers)}: {error}",
+            look=f"{LOOK}.headers",
+        )
     expect(
         got == ("text/plain", ["one", "two"], "café"),
         "request.headers must find a header whatever the case of its name, keep every "

@@ -161,6 +161,25 @@ def test_no_body_and_no_content_length_for_1xx_204_and_304(Response, status):
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "want"), [(200, b"hi", ["2"]), (204, b"", [])], ids=["200", "204"]
+)
+def test_a_content_length_set_by_the_handler_is_never_sent(Response, status, body, want):
+    response = Response(body, status=status, headers={"Content-Length": "99"})
+    wire = read_wire(response)
+    lengths = wire.headers.getall("Content-Length", [])
+    expect(
+        lengths == want,
+        "Content-Length is worked out from the body's bytes: one the handler set is dropped, "
+        "never sent beside ours (a response with two is read differently by different "
+        "clients and proxies, RFC 9112, 6.3), and a 204 has none at all",
+        sent=f"Response({body!r}, status={status}, headers={{'Content-Length': '99'}})",
+        expected=f"Content-Length headers: {want}",
+        got=f"Content-Length headers: {lengths}",
+        look=LOOK,
+    )
+
+
 def test_head_encoding_keeps_the_headers_and_drops_the_body(Response):
     wire = read_wire(Response(text="Hello, Jürgen!\n"), head=True)
     expect(

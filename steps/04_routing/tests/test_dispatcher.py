@@ -59,7 +59,22 @@ def test_resolve_gives_a_404_handler_when_nothing_matches(app, apps, method, pat
 
 
 async def test_handle_calls_the_handler_and_returns_its_response(app, sketch):
-    response = await app.handle(make_request(sketch, app, "GET", b"/about?page=2"))
+    try:
+        response = await app.handle(make_request(sketch, app, "GET", b"/about?page=2"))
+    except Exception as error:  # raised by your code, in the process that runs it
+        awaited = "coroutine" in str(error)
+        fail(
+            "app.handle(GET /about?page=2) must return the handler's Response, not raise"
+            + (
+                ": a handler is an async def, so calling it only makes a coroutine; `await` "
+                "it to run it and get its Response"
+                if awaited
+                else ""
+            ),
+            expected="Response with body b'about'",
+            got=f"{type(error).__name__}: {error}",
+            look=LOOK_HANDLE,
+        )
     expect(
         isinstance(response, sketch.response.Response) and response.body == b"about",
         "app.handle(GET /about?page=2) must route on the path and return the handler's Response",

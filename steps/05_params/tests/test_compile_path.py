@@ -140,17 +140,43 @@ def test_resolve_gives_the_first_route_that_takes_method_and_path(
     )
 
 
+async def answer_of(handler, sketch, method: str, path: str) -> tuple[int, str]:
+    """The status and Allow header of what HANDLER answers to METHOD PATH."""
+    raw = sketch.parser.RawRequest(method, path.encode(), "1.1", [(b"Host", b"x")], b"")
+    response = await handler(sketch.request.Request(raw))
+    return response.status, response.headers.get("Allow", "")
+
+
+def methods(allow: str) -> set[str]:
+    return {m.strip() for m in allow.split(",") if m.strip()}
+
+
 async def test_resolve_gives_a_405_handler_naming_the_allowed_methods(router, apps, sketch):
     handler, _ = make_router(router, apps).resolve("DELETE", "/users/ann")
-    raw = sketch.parser.RawRequest("DELETE", b"/users/ann", "1.1", [(b"Host", b"x")], b"")
-    response = await handler(sketch.request.Request(raw))
-    allow = response.headers.get("Allow", "")
-    listed = {m.strip() for m in allow.split(",") if m.strip()}
+    status, allow = await answer_of(handler, sketch, "DELETE", "/users/ann")
     expect(
-        response.status == 405 and listed == {"GET", "HEAD", "POST"},
+        status == 405 and methods(allow) == {"GET", "HEAD", "POST"},
         "resolve('DELETE', '/users/ann'): the path matches routes with GET, HEAD and POST "
         "only, so the handler must answer 405 with Allow listing them",
         expected="405, Allow: GET, HEAD, POST",
-        got=f"{response.status}, Allow: {allow or '(none)'}",
+        got=f"{status}, Allow: {allow or '(none)'}",
         look=f"{LOOK_RESOLVE} (sketch/router.py: method_not_allowed makes that handler)",
+    )
+
+
+async def test_allow_lists_the_methods_of_every_resource_whose_path_matches(router, apps, sketch):
+    dispatcher = router.UrlDispatcher()
+    dispatcher.add_post("/users/{name}", apps.create)
+    dispatcher.add_get("/users/me", apps.me)  # also matches /users/me, with GET and HEAD
+    handler, _ = dispatcher.resolve("DELETE", "/users/me")
+    status, allow = await answer_of(handler, sketch, "DELETE", "/users/me")
+    expect(
+        status == 405 and methods(allow) == {"GET", "HEAD", "POST"},
+        "DELETE /users/me: two resources match that path, /users/{name} (POST) and /users/me "
+        "(GET, HEAD), and neither takes DELETE: Allow lists what the path takes, so the "
+        "methods of every matching resource, not of one of them",
+        sent="add_post('/users/{name}'), add_get('/users/me'); resolve('DELETE', '/users/me')",
+        expected="405, Allow: GET, HEAD, POST",
+        got=f"{status}, Allow: {allow or '(none)'}",
+        look=f"{LOOK_RESOLVE} (collect the methods of every resource whose path matched)",
     )

@@ -4,6 +4,11 @@ Every hook appends one line to the file named by the MARKER environment variable
 can read, after the fact, which hooks ran and in which order. Hooks also print a line: the
 server's output shows whether they ran before or after `Serving on ...`. At the end: the
 hooks the object-level tests (test_hooks.py) hand to your Application.
+
+Two more observers: the first shutdown hook tries to connect to the server's own port (the
+test writes it into the file named by LISTENING) and notes whether it was still accepted;
+`cancelling_app` has a route that cancels the task running `serve`, as a program that embeds
+the server would to stop it.
 """
 
 import asyncio
@@ -47,10 +52,29 @@ async def state(request: Request) -> Response:
     return Response(text=f"config={app.get('config')}; database={app.get('database')}\n")
 
 
+async def probe_listening(app: Application) -> None:
+    """Whether the server still accepts connections once the shutdown hooks run."""
+    path = os.environ.get("LISTENING")
+    if not path or not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as file:
+        port = int(file.read().split()[0])
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+    except (OSError, asyncio.TimeoutError):
+        seen = "refused"
+    else:
+        writer.close()
+        seen = "accepted"
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(f"\n{seen}\n")
+
+
 def lifecycle_app() -> Application:
     app = Application()
     app.on_startup.append(hook("startup 1", key="config", value="settings.toml"))
     app.on_startup.append(connect_database)
+    app.on_shutdown.append(probe_listening)
     app.on_shutdown.append(hook("shutdown 1"))
     app.on_shutdown.append(hook("shutdown 2"))
     app.on_cleanup.append(hook("cleanup 1"))
@@ -61,6 +85,23 @@ def lifecycle_app() -> Application:
 
 async def unreachable_database(app: Application) -> None:
     raise ConnectionRefusedError("the database at db.example:5432 is not answering")
+
+
+async def remember_serving_task(app: Application) -> None:
+    app["serving task"] = asyncio.current_task()  # a startup hook runs in serve's own task
+
+
+async def cancel_serving(request: Request) -> Response:
+    """Cancel the task running `serve`, just after this response is written."""
+    asyncio.get_running_loop().call_soon(request.app["serving task"].cancel)
+    return Response(text="cancelling the server's task\n")
+
+
+def cancelling_app() -> Application:
+    app = lifecycle_app()
+    app.on_startup.append(remember_serving_task)
+    app.router.add_get("/cancel", cancel_serving)
+    return app
 
 
 def failing_app() -> Application:

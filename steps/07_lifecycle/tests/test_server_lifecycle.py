@@ -76,10 +76,12 @@ async def test_handlers_see_the_state_startup_hooks_put_on_the_app(serve, shared
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_a_signal_runs_shutdown_then_cleanup_hooks_and_exits_0(serve, tmp_path, signum):
-    marker = tmp_path / "marker"
-    server = serve("apps:lifecycle_app", env={"MARKER": str(marker)}, fresh=True)
+    marker, listening = tmp_path / "marker", tmp_path / "listening"
+    env = {"MARKER": str(marker), "LISTENING": str(listening)}
+    server = serve("apps:lifecycle_app", env=env, fresh=True)
+    listening.write_text(f"{server.port}\n", encoding="utf-8")  # for its first shutdown hook
     data = get("/state")
-    reply = await request(server, data)  # a server that has served, then stops
+    reply = await request(server, data, look=LOOK_RUNNER)  # a server that has served, then stops
     expect(
         reply.status == 200,
         "before the signal, GET /state must answer 200",
@@ -109,6 +111,39 @@ async def test_a_signal_runs_shutdown_then_cleanup_hooks_and_exits_0(serve, tmp_
         expected=STARTED + STOPPED,
         got=recorded,
         look=f"{LOOK_RUNNER}, sketch/app.py: Application.shutdown and Application.cleanup",
+    )
+    probed = listening.read_text(encoding="utf-8").split()[1:]
+    expect(
+        probed == ["refused"],
+        f"after {name}, close the listening socket (server.close()) before the shutdown "
+        "hooks run: they release what the handlers use, so no new connection may come in "
+        "meanwhile",
+        sent=f"{name}, then, from the first shutdown hook, a new connection to the server",
+        expected="the connection refused",
+        got="the connection was accepted" if probed == ["accepted"] else f"{probed}",
+        look=f"{LOOK_RUNNER} (server.close())",
+    )
+
+
+async def test_the_hooks_run_however_the_wait_for_the_signal_ends(serve, tmp_path):
+    marker = tmp_path / "marker"
+    server = serve("apps:cancelling_app", env={"MARKER": str(marker)}, fresh=True)
+    data = get("/cancel")
+    reply = await request(server, data, look=LOOK_RUNNER)
+    code = await asyncio.to_thread(server.wait, EXIT_WAIT)
+    recorded = events(marker)
+    expect(
+        reply.status == 200 and code is not None and recorded == STARTED + STOPPED,
+        "the wait for a signal may end another way: here the task running serve is "
+        "cancelled (as asyncio.run does on Ctrl-C without signal handlers, or a program that "
+        "embeds the server does to stop it). The shutdown and cleanup hooks must run all the "
+        "same: put them in the `finally:` of a try around the wait",
+        sent=f"{data!r}, whose handler cancels the task that runs serve",
+        expected=f"the process exits, the marker file {STARTED + STOPPED}",
+        got=f"{reply.summary()}; "
+        + ("still running" if code is None else f"exit code {code}")
+        + f"; marker file {recorded}",
+        look=f"{LOOK_RUNNER} (try: await stop.wait() finally: ...)",
     )
 
 

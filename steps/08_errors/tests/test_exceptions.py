@@ -10,10 +10,23 @@ sketch/exceptions.py there, and what was caught comes back as a handle too.
 
 import pytest
 
-from workshop.testing import expect
+from workshop.remote import type_name
+from workshop.testing import expect, fail
 
 LOOK_INIT = "sketch/exceptions.py: HTTPException.__init__"
 LOOK_REDIRECT = "sketch/exceptions.py: HTTPRedirection.__init__"
+
+
+def expect_raised(error, cls, name: str, look: str = LOOK_INIT) -> None:
+    """Fail unless ERROR, caught of `raise cls()`, is that exception and not another."""
+    if not isinstance(error, cls):
+        fail(
+            f"`raise {name}()` must raise a {name}, but making one raised another exception",
+            sent=f"class {name}(HTTPException): status_code = {cls.status_code}; raise {name}()",
+            expected=f"a {name}",
+            got=f"{type_name(error)}: {error}",
+            look=look,
+        )
 
 
 @pytest.fixture
@@ -61,7 +74,9 @@ def test_an_http_exception_is_a_response_with_its_class_status(
 
 
 def test_a_new_status_is_one_subclass_with_a_class_attribute(drivers, caught):
-    error = caught(drivers.status_class("HTTPTeapot", 418))
+    cls = drivers.status_class("HTTPTeapot", 418)
+    error = caught(cls)
+    expect_raised(error, cls, "HTTPTeapot")
     expect(
         error.status == 418 and error.reason == "I'm a Teapot",
         "the status comes from the class, so a subclass needs nothing but `status_code = 418`",
@@ -74,7 +89,10 @@ def test_a_new_status_is_one_subclass_with_a_class_attribute(drivers, caught):
 
 def test_a_status_http_does_not_name_still_makes_an_exception(drivers, caught):
     # 599 is used by some proxies; http.HTTPStatus has no phrase for it.
-    error = caught(drivers.status_class("HTTPSiteFrozen", 599))
+    cls = drivers.status_class("HTTPSiteFrozen", 599)
+    error = caught(cls)
+    look = LOOK_INIT + " (use reason_phrase from sketch/response.py, not HTTPStatus)"
+    expect_raised(error, cls, "HTTPSiteFrozen", look)
     expect(
         error.status == 599 and error.reason == "Unknown" and error.body.startswith(b"599"),
         "a status without a standard phrase gets the reason 'Unknown', never a ValueError",

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 import httptools
 
-from sketch.limits import Limits, RequestRejected
+from sketch.limits import Limits, RequestRejected, body_too_large
+from sketch.rules import check_fields, check_request_line
+
+# Bytes handed to llhttp at a time: between two pieces we see how far it got (RequestParser.feed).
+PIECE = 4096
 
 
 @dataclass
@@ -41,22 +45,44 @@ class RequestParser:
         self.parser = httptools.HttpRequestParser(self)
         self.in_head = True  # until the end of the headers: the bytes coming are a head
         self.head_size = 0  # bytes of the current head received so far
+        self.framing = 0  # bytes of the current body read since the last of its data
         self.on_message_begin()
 
     def feed(self, data: bytes) -> None:
         """Parse what arrived; raises httptools.HttpParserError on malformed input."""
         if self.in_head:
             self.head_size += len(data)  # reset by on_headers_complete if the head ends here
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as error:
-            # A callback raised: one of our limits (the client's fault, RequestRejected), or a
-            # bug of ours, which must not pass for a malformed request. Raise what it raised.
-            raise (error.__context__ or error) from None
+        if len(data) <= PIECE:
+            self.feed_piece(data)
+        else:  # in pieces, so that feed_piece sees how far llhttp got after each
+            view = memoryview(data)  # pieces of it, not copies
+            for start in range(0, len(data), PIECE):
+                try:
+                    self.feed_piece(view[start : start + PIECE])
+                except httptools.HttpParserUpgrade as upgrade:  # say where it stopped in DATA
+                    raise httptools.HttpParserUpgrade(start + upgrade.args[0]) from None
         # httptools buffers a header until it is complete: bound what it may hold. Checked
         # after feeding, so a body that came in the same piece as its head is not counted.
         if self.in_head and self.head_size > self.limits.max_head_size:
             raise RequestRejected(431, "the request head is too large")
+
+    def feed_piece(self, piece: bytes | memoryview) -> None:
+        """Parse a piece of at most PIECE bytes; bound the framing of a chunked body."""
+        body_size = len(self.body)
+        try:
+            self.parser.feed_data(piece)
+        except httptools.HttpParserCallbackError as error:
+            # A callback raised: one of our limits (the client's fault, RequestRejected), or a
+            # bug of ours, which must not pass for a malformed request. Raise what it raised.
+            raise (error.__context__ or error) from None
+        # llhttp reads a chunked body's framing (chunk sizes, their extensions, trailers)
+        # without telling us: a piece of a body that brought none of its data was all framing.
+        if self.in_head or len(self.body) > body_size:
+            self.framing = 0
+        else:
+            self.framing += len(piece)
+            if self.framing > self.limits.max_line_size:
+                raise RequestRejected(400, "a chunk-size line or a trailer is too long")
 
     # --- callbacks, called by httptools from inside feed_data ---------------------------
 
@@ -73,6 +99,9 @@ class RequestParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.in_head:  # a trailer, after a chunked body: not a header (RFC 9110, 6.5.1)
             return
+        # Whitespace around a value is not part of it (RFC 9110, 5.5): llhttp drops what comes
+        # before the value, not what comes after.
+        value = value.rstrip(b" \t")
         self.headers.append((name, value))
         if len(name) + len(value) > self.limits.max_field_size:
             raise RequestRejected(431, "a request header is too large")
@@ -80,9 +109,12 @@ class RequestParser:
             raise RequestRejected(431, "the request has too many headers")
 
     @property
-    def head_started(self) -> bool:
-        """Part of a request head has arrived, but not all of it yet."""
-        return self.in_head and self.head_size > 0
+    def waiting_for(self) -> str | None:
+        """The part of a request that has begun to arrive but is not all in: "head", "body",
+        or None between requests."""
+        if not self.in_head:
+            return "body"
+        return "head" if self.head_size > 0 else None
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -95,20 +127,13 @@ class RequestParser:
 
     def check_head(self, version: str) -> None:
         """Refuse, once the headers are in, what no body or handler should ever see."""
-        names = {name.lower() for name, _ in self.headers}
-        if version == "1.1" and b"host" not in names:  # RFC 9112, 3.2
-            raise RequestRejected(400, "an HTTP/1.1 request must have a Host header")
-        for name, value in self.headers:
-            name = name.lower()
-            if name == b"content-length" and int(value) > self.limits.client_max_size:
-                raise RequestRejected(413, "the request body is too large")
-            if name == b"expect" and value.lower() != b"100-continue":
-                raise RequestRejected(417, "the only expectation we meet is 100-continue")
+        check_request_line(self.parser.get_method(), self.url, version)  # sketch/rules.py
+        check_fields(version, self.headers, self.limits.client_max_size)
 
     def on_body(self, body: bytes) -> None:
         self.body += body
-        if len(self.body) > self.limits.client_max_size:
-            raise RequestRejected(413, "the request body is too large")
+        if len(self.body) > self.limits.client_max_size:  # a chunked body, as it streams
+            raise body_too_large(self.limits.client_max_size)
 
     def on_message_complete(self) -> None:
         request = RawRequest(

@@ -1,5 +1,7 @@
 """Applications the stage 09 tests serve: `python -m sketch --port 0 apps:keepalive_app`.
 
+`apps:small_app` takes bodies of 1 KiB at most (`Application(client_max_size=1024)`).
+
 `/sleep?ms=N&n=K&c=C` sleeps N milliseconds, then answers with K and how many handlers of
 client C were running when it started: on a connection answered in order, that is always 1.
 (Each test names its own C, so tests running side by side do not count each other.)
@@ -39,5 +41,15 @@ def keepalive_app() -> Application:
     app = Application()
     app.router.add_get("/hello", hello)
     app.router.add_get("/sleep", sleep)
+    app.router.add_post("/echo", echo)
+    return app
+
+
+SMALL = 1024  # bytes: the client_max_size of small_app
+
+
+def small_app() -> Application:
+    app = Application(client_max_size=SMALL)
+    app.router.add_get("/hello", hello)
     app.router.add_post("/echo", echo)
     return app

@@ -9,7 +9,10 @@ resume_reading(), and report what they saw. These tests judge those observations
 
 from workshop.testing import expect, get
 
-LOOK_FLOW = "sketch/protocol.py: HttpProtocol.pause_writing, resume_writing and answer_queue"
+# The worker's loop: on_request queues, answer_queue writes and waits while not writable.
+LOOK_FLOW = (
+    "sketch/protocol.py: HttpProtocol.pause_writing, resume_writing, on_request and answer_queue"
+)
 
 
 async def test_a_full_write_buffer_makes_the_worker_wait_for_resume_writing(drivers):

@@ -188,6 +188,27 @@ async def test_an_idle_connection_is_closed_after_the_keepalive_timeout(serve):
         )
 
 
+async def test_a_slow_handler_is_not_an_idle_connection(serve):
+    server = keepalive_server(serve)
+    first, second = get("/sleep?ms=600&n=1&c=busy"), get("/sleep?ms=0&n=2&c=busy")
+    look = "sketch/protocol.py: HttpProtocol.on_timeout (never close while a worker is busy)"
+    async with await Connection.open(server, look=look) as conn:
+        # The next request's head begins, in a read of its own, while the first handler runs,
+        # and ends only after the header timeout: that timer fires while the worker is busy.
+        await conn.send(first)
+        await asyncio.sleep(0.05)
+        await conn.send([second[:5], second[5:]], pause=HEADER + 0.1)
+        for n in (1, 2):
+            reply = await conn.read_response()
+            expect_ok(
+                reply,
+                f"request {n}; handlers running when it started: 1\n",
+                f"response {n} of 2: a timer that fires while a handler runs must not close "
+                "the connection (a slow handler is not an idle client)",
+                look,
+            )
+
+
 async def test_a_connection_that_never_sends_anything_is_closed_after_the_timeout(serve):
     server = keepalive_server(serve)
     async with await Connection.open(server) as conn:

@@ -49,7 +49,7 @@ class HttpProtocol(asyncio.Protocol):
     ) -> None:
         self.app = app
         self.limits = limits
-        # The server's register of open connections, which a shutdown goes through.
+        # The server's register of open connections: counted against max_connections.
         self.connections = connections if connections is not None else Connections()
         self.queue: deque[RawRequest | RequestRejected] = deque()  # read, not yet answered
         self.worker: asyncio.Task[None] | None = None  # answers the queue; one at most
@@ -62,16 +62,19 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.parser = RequestParser(self.on_request, self.limits, self.send_continue)
+        # One connection too many (run_app's max_connections): its first request gets a 503.
+        busy = self.connections.full(self.limits.max_connections)
+        on_request = self.refuse_busy if busy else self.on_request
+        self.parser = RequestParser(on_request, self.limits, self.send_continue)
         self.deadline = Deadline(self.on_timeout)
         self.deadline.start(self.limits.keepalive_timeout)  # idle from the start
-        self.closed = asyncio.get_running_loop().create_future()  # set by connection_lost
         self.connections.add(self)
+        self.closed = asyncio.get_running_loop().create_future()  # set by connection_lost
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return  # we are closing after the responses already owed
-        head_was_started = self.parser.head_started
+        was_waiting_for = self.parser.waiting_for
         try:
             self.parser.feed(data)
         except RequestRejected as rejection:
@@ -85,11 +88,12 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self.reject(RequestRejected(400, "the request could not be parsed"))
         else:
-            if self.parser.head_started:
-                if not head_was_started:
-                    # A head has begun: all of it must be in within header_timeout, however
-                    # slowly it trickles (so later pieces do not restart the timer).
-                    self.deadline.start(self.limits.header_timeout)
+            waiting_for = self.parser.waiting_for
+            if waiting_for is not None:
+                if waiting_for != was_waiting_for:
+                    # A head or a body has begun: all of it must be in within its timeout,
+                    # however slowly it trickles (so later pieces do not restart the timer).
+                    self.deadline.start(self.time_allowed())
             elif self.worker is None:
                 self.deadline.start(self.limits.keepalive_timeout)  # idle between requests
             else:
@@ -126,6 +130,10 @@ class HttpProtocol(asyncio.Protocol):
         self.queue.append(rejection)
         self.begin_closing()
         self.start_worker()
+
+    def refuse_busy(self, raw: RawRequest) -> None:
+        """On a connection beyond max_connections: the request gets a 503, then we close."""
+        self.reject(RequestRejected(503, "the server has too many connections; try again"))
 
     def start_worker(self) -> None:
         """Make sure one task is answering the queue: at most one per connection."""
@@ -171,7 +179,7 @@ class HttpProtocol(asyncio.Protocol):
         """
         if isinstance(item, RequestRejected):
             return rejection_bytes(item), self.is_last(item)
-        request = Request(item, self.app)
+        request = Request(item, self.app, self.transport)
         response = await self.app.handle(request)
         last = self.is_last(item)  # asked after the handler: a shutdown may have begun
         try:
@@ -201,14 +209,27 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.pause_reading()  # what comes now would be ignored anyway
 
     def all_answered(self) -> None:
-        """The queue is empty: close if we are closing, else wait, idle, for the next request."""
+        """The queue is empty: close if we are closing, else wait for the next request."""
         if self.closing:
             self.transport.close()
         else:
-            self.deadline.start(self.limits.keepalive_timeout)
+            self.deadline.start(self.time_allowed())
+
+    def time_allowed(self) -> float:
+        """The seconds the client has now: to send the rest of a head or a body, or, idle,
+        to begin its next request."""
+        waiting_for = self.parser.waiting_for
+        if waiting_for == "head":
+            return self.limits.header_timeout
+        if waiting_for == "body":
+            return self.limits.body_timeout
+        return self.limits.keepalive_timeout
 
     def on_timeout(self) -> None:
-        """The deadline passed: idle too long, or a request head sent too slowly."""
+        """The deadline passed: idle too long, or a request head or body sent too slowly."""
+        if self.parser.waiting_for == "body":  # its head was read: answer it, then close
+            self.reject(RequestRejected(408, "the request body took too long to arrive"))
+            return
         if self.worker is None:
             self.transport.close()
 

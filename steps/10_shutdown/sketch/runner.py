@@ -19,13 +19,21 @@ def run_app(
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
     header_timeout: float = 15.0,
+    body_timeout: float = 60.0,
+    max_connections: int | None = None,
 ) -> None:
     """Serve APP on HOST:PORT until SIGINT or SIGTERM, then shut down gracefully.
 
     Requests in flight get up to SHUTDOWN_TIMEOUT seconds to finish; a second signal
-    stops at once.
+    stops at once. The other arguments are the server's limits (sketch/limits.py).
     """
-    limits = Limits(keepalive_timeout=keepalive_timeout, header_timeout=header_timeout)
+    limits = Limits(
+        client_max_size=app.client_max_size,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
     asyncio.run(serve(app, host, port, limits, shutdown_timeout))
 
 

@@ -19,6 +19,7 @@ from workshop.testing import Connection, expect, get, server_output
 
 LOOK_DRAIN = "sketch/connections.py: Connections.shutdown"
 LOOK_SHUTDOWN = "sketch/protocol.py: HttpProtocol.shutdown"
+LOOK_IN_FLIGHT = f"{LOOK_DRAIN} (wait for busy connections) and {LOOK_SHUTDOWN} (let it finish)"
 EXIT_WAIT = 3.0  # seconds a signalled server gets to exit
 IDLE_CLOSE = 0.25  # seconds an idle connection may stay open after SIGTERM (the busy one takes 0.4)
 
@@ -38,11 +39,14 @@ def start(serve, tmp_path: Path, shutdown_timeout: float = 5.0):
     return server, marker
 
 
-async def slow_request_running(server, ms: int) -> Connection:
-    """Open a connection, send GET /slow?ms=MS, and return once its handler has started."""
+async def slow_request_running(
+    server, ms: int, behind: bytes = b"", look: str = LOOK_IN_FLIGHT
+) -> Connection:
+    """Open a connection, send GET /slow?ms=MS (and BEHIND, pipelined), and return once its
+    handler has started. LOOK is where a failure to answer on it points."""
     mark = server.output.total
-    conn = await Connection.open(server)
-    await conn.send(get(f"/slow?ms={ms}"))
+    conn = await Connection.open(server, look=look)
+    await conn.send(get(f"/slow?ms={ms}") + behind)
     output = await server_output(server, mark, "handler started")
     expect(
         "handler started" in output,
@@ -95,6 +99,30 @@ async def test_a_request_in_flight_when_sigterm_arrives_still_gets_its_full_resp
         look=f"{LOOK_DRAIN} and {LOOK_SHUTDOWN} (return as soon as the connection has "
         "closed, not when the timeout is up)",
     )
+
+
+async def test_requests_queued_behind_the_one_in_flight_are_dropped_on_sigterm(serve, tmp_path):
+    server, _ = start(serve, tmp_path)
+    look = f"{LOOK_SHUTDOWN} (drop the requests still queued)"
+    conn = await slow_request_running(server, ms=150, behind=get("/hello"), look=look)
+    server.send_signal(signal.SIGTERM)
+    reply = await conn.read_response()
+    rest = await conn.read_until_close(timeout=1.0)
+    expect(
+        reply.status == 200
+        and reply.headers.get("Connection", "").lower() == "close"
+        and rest == b"",
+        "SIGTERM while a request runs and another waits behind it, pipelined: the one in "
+        "flight is answered, and its response is the last (`Connection: close`); the one "
+        "queued is dropped unanswered, and the client sends it again on a new connection "
+        "(RFC 9112, 9.3.2), to a server that is not going away",
+        sent=conn.sent + b" ... then SIGTERM while the first handler ran",
+        expected="200 with `Connection: close`, then the connection closed, nothing more",
+        got=f"{reply.summary()}, Connection: {reply.headers.get('Connection', '(none)')}, "
+        f"then {rest!r}",
+        look=look,
+    )
+    await conn.close()
 
 
 async def test_new_connections_are_refused_once_shutdown_has_begun(serve, tmp_path):
