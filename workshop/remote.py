@@ -50,8 +50,8 @@ RECURSION = (
     "Calls went round in a loop until Python's limit: the lines that repeat are the loop.\n"
     "A function made in a loop (a lambda, an inner def) that reads the loop's variable when\n"
     "it is called, not when it was made, does this: every one of them sees the variable's\n"
-    "last value (late binding), so each layer calls the same one. Bind the value when you\n"
-    "make the function: functools.partial(middleware, handler=handler)."
+    "last value (late binding), so they all call the same one. Bind the value when you make\n"
+    "the function: functools.partial(function, name=value), or a default argument."
 )
 
 
