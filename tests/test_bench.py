@@ -1,12 +1,12 @@
-"""A smoke test of the benchmark: a short run of the reference with the built-in generator.
-
-It checks that the benchmark works, never how fast anything is: timings on CI machines say
-nothing. aiohttp and uvicorn are optional extras (`.[bench]`), so only sketch is run here.
-"""
+"""Smoke tests of the benchmarks: short runs that prove the tools work and print what they
+promise, never how fast anything is (timings on CI machines say nothing; a benchmark is a task
+or a script, never a timed test). aiohttp and uvicorn are optional extras (`.[bench]`): where
+they are missing, the runs say they were skipped and measure the other servers."""
 
 import json
 import subprocess
 import sys
+from importlib.util import find_spec
 
 import pytest
 
@@ -15,23 +15,77 @@ from workshop.manifest import ROOT
 BENCH = ROOT / "benchmarks" / "bench.py"
 
 
+def run(command: list[str], timeout: float = 90) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
+
+
 def test_a_short_bench_of_the_reference_serves_every_endpoint_without_errors(tmp_path):
     out = tmp_path / "bench.json"
     command = [sys.executable, str(BENCH), "--rounds", "1", "--duration", "0.3"]
     command += ["--generator", "builtin", "--servers", "sketch", "--connections", "8"]
     command += ["--json", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    printed = run(command)
     report = json.loads(out.read_text())
     rows = {row["endpoint"]: row for row in report["results"]}
     assert set(rows) == {"GET /", "GET /users/{name}", "POST /echo (1 KiB JSON)"}, rows
     for name, row in rows.items():
-        assert row["server"] == "sketch"
+        assert row["server"] == "sketch" and row["connections"] == 8
         assert row["rps_median"] > 0, f"{name}: no request was answered: {row}"
         assert row["errors"] == 0, f"{name}: errors under load: {row}"
     assert "built-in generator" in report["generator_limits"]
-    assert "| GET / | sketch |" in done.stdout, done.stdout
+    assert "| GET / | 8 | sketch |" in printed, printed
+
+
+def test_invoke_bench_prints_the_four_servers_and_sketchs_ratio_to_each(tmp_path):
+    out = tmp_path / "bench.json"
+    command = ["invoke", "bench", "--rounds", "1", "--duration", "0.5", "--endpoints", "/"]
+    command += ["--connections", "8,20", "--generator", "builtin", "--json", str(out)]
+    printed = run(command)
+    servers = ["sketch", "limit"]
+    servers += [name for name in ("aiohttp", "uvicorn") if find_spec(name)]
+    for name in servers:
+        for connections in (8, 20):
+            assert f"| GET / | {connections} | {name} |" in printed, f"no {name} row:\n{printed}"
+    others = [name for name in servers if name != "sketch"]
+    for name in others:
+        assert f"sketch ÷ {name}" in printed, f"no ratio to {name}:\n{printed}"
+    for name in {"aiohttp", "uvicorn"} - set(servers):
+        assert f"skipped: {name}" in printed, printed
+    ratios = json.loads(out.read_text())["ratios"]
+    assert [(r["endpoint"], r["connections"]) for r in ratios] == [("GET /", 8), ("GET /", 20)]
+    for row in ratios:
+        assert set(row["sketch_over"]) == set(others), row
+        assert all(ratio > 0 for ratio in row["sketch_over"].values()), row
+
+
+def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench import ratio_cell, ratios
+
+    def row(server, rps, connections=50):
+        return {
+            "server": server,
+            "endpoint": "GET /",
+            "connections": connections,
+            "rps_median": rps,
+        }
+
+    rows = [row("sketch", 30_000), row("limit", 60_000), row("aiohttp", 15_000)]
+    rows += [row("sketch", 20_000, 1000), row("limit", 40_000, 1000)]
+    found = ratios(rows, "sketch", ["aiohttp", "limit"])
+    assert found == [
+        {"endpoint": "GET /", "connections": 50, "rps": 30_000,
+         "sketch_over": {"aiohttp": 2.0, "limit": 0.5}},
+        {"endpoint": "GET /", "connections": 1000, "rps": 20_000,
+         "sketch_over": {"aiohttp": None, "limit": 0.5}},
+    ]  # fmt: skip
+    assert ratio_cell(2.0, "GET /", "aiohttp", 50) == "2.00× (≥ 2 ✓)"
+    assert ratio_cell(0.5, "GET /", "limit", 50) == "0.50× (≥ 0.6 ✗)"
+    assert ratio_cell(0.5, "GET /", "limit", 1000) == "0.50×"  # the targets are at 50
+    assert ratio_cell(None, "GET /", "uvicorn", 50) == "–"
 
 
 def test_the_load_generator_reads_content_length_in_any_case():

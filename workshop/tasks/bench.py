@@ -48,12 +48,15 @@ def target_dir(target: str) -> Path:
         "target": "solutions (the reference, default), steps (your current stage) or a stage NN",
         "rounds": "how many times each server is measured on each endpoint (default 3)",
         "duration": "seconds per measurement (default 5)",
-        "connections": "concurrent keep-alive connections (default 50)",
+        "connections": "concurrent keep-alive connections, one level or several: each "
+        "endpoint is measured at each (default 50,1000)",
         "pipeline": "requests in flight per connection; above 1 uses the built-in generator",
         "generator": "auto (wrk when on PATH), wrk, or builtin",
-        "servers": "comma-separated: sketch,aiohttp,uvicorn (default: all three)",
+        "servers": "comma-separated: sketch,aiohttp,uvicorn,limit (default: all four; the "
+        "limit is a bare httptools protocol, benchmarks/apps/bare_protocol.py)",
         "compare": "also measure another sketch beside it, interleaved: a git revision (its "
         "last stage's reference, e.g. main) or a folder holding sketch/",
+        "endpoints": "comma-separated paths to measure, e.g. / (default: all three)",
         "json": "write the results to this JSON file",
         "plot": "draw a bar chart into this PNG file (needs matplotlib)",
     }
@@ -63,26 +66,31 @@ def bench(
     target="solutions",
     rounds=3,
     duration=5.0,
-    connections=50,
+    connections="50,1000",
     pipeline=1,
     generator="auto",
-    servers="sketch,aiohttp,uvicorn",
+    servers="sketch,aiohttp,uvicorn,limit",
     compare=None,
+    endpoints=None,
     json=None,
     plot=None,
 ):
-    """Measure sketch against aiohttp and uvicorn: requests/s, latency, ratios."""
+    """Measure sketch against aiohttp, uvicorn and the limit: requests/s, latency, ratios."""
     bench_module = _bench_module()
     sketch_dir = target_dir(target)
+    try:
+        levels = bench_module.connection_levels(str(connections))
+    except argparse.ArgumentTypeError as error:
+        raise Exit(f"--connections: {error}", code=2) from None
     args = argparse.Namespace(
         rounds=int(rounds),
         duration=float(duration),
-        connections=int(connections),
+        connections=levels,
         pipeline=int(pipeline),
         generator=generator,
         servers=servers,
         compare=compare,
-        endpoints=None,
+        endpoints=endpoints.split(",") if endpoints else None,
         json=Path(json) if json else None,
         plot=Path(plot) if plot else None,
         command_line="invoke bench " + " ".join(sys.argv[2:]),
