@@ -207,11 +207,17 @@ def cpu_per_request(before: float | None, after: float | None, requests: float) 
 
 
 def resident_mib(pid: int) -> float | None:
+    """The resident memory (RSS) of process PID: from /proc on Linux, else from `ps`."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     except OSError:
-        return None
-    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        try:  # macOS and the BSDs: ps prints the RSS in KiB
+            kib = subprocess.run(
+                ["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return int(kib) / 1024 if kib.isdigit() else None
     return int(found[1]) / 1024 if found else None
 
 

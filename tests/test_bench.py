@@ -61,6 +61,18 @@ def test_invoke_bench_prints_the_four_servers_and_sketchs_ratio_to_each(tmp_path
         assert all(ratio > 0 for ratio in row["sketch_over"].values()), row
 
 
+def test_the_scale_run_holds_every_connection_idle_and_prices_each_in_memory(tmp_path):
+    out = tmp_path / "scale.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--connections", "200"]
+    command += ["--idle", "0.3", "--json", str(out)]
+    printed = run(command, timeout=60)
+    report = json.loads(out.read_text())
+    assert report["errors"] == 0, f"errors holding 200 connections: {report}"
+    assert report["still_open"] == 200, report
+    assert report["rss_after_mib"] >= report["rss_before_mib"] > 0, report
+    assert "KiB per connection" in printed, printed
+
+
 def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load():
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench import ratio_cell, ratios

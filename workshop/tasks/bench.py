@@ -1,9 +1,11 @@
-"""Performance tasks: how fast the server is (`bench`), and how fast the feedback loop is
-(`bench-check`). The benchmark itself lives in benchmarks/bench.py."""
+"""Performance tasks: how fast the server is (`bench`), how many idle connections it holds
+(`bench-scale`), and how fast the feedback loop is (`bench-check`). The benchmarks
+themselves are scripts in benchmarks/."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import subprocess
@@ -20,13 +22,16 @@ from workshop.manifest import ROOT
 FIRST_BENCHABLE = 6  # the benchmark app needs middlewares (stage 06) and route parameters
 
 
-def _bench_module():
-    """benchmarks/bench.py, which is a script of the repository, not an installed module."""
+def _benchmark(name: str):
+    """benchmarks/NAME.py, a script of the repository rather than an installed module."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from benchmarks import bench
+    return importlib.import_module(f"benchmarks.{name}")
 
-    return bench
+
+def _say(line: str) -> None:
+    """Print a line of a benchmark's output as it is (it is never rich markup)."""
+    console().print(line, markup=False, highlight=False)
 
 
 def target_dir(target: str) -> Path:
@@ -76,7 +81,7 @@ def bench(
     plot=None,
 ):
     """Measure sketch against aiohttp, uvicorn and the limit: requests/s, latency, ratios."""
-    bench_module = _bench_module()
+    bench_module = _benchmark("bench")
     sketch_dir = target_dir(target)
     try:
         levels = bench_module.connection_levels(str(connections))
@@ -95,14 +100,27 @@ def bench(
         plot=Path(plot) if plot else None,
         command_line="invoke bench " + " ".join(sys.argv[2:]),
     )
-    out = console()
-    out.print(f"Benchmarking [path]{sketch_dir.relative_to(ROOT)}[/] ...")
+    console().print(f"Benchmarking [path]{sketch_dir.relative_to(ROOT)}[/] ...")
+    report = bench_module.measure(args, sketch_dir, _say)
+    bench_module.finish(report, args, _say)
 
-    def say(line: str) -> None:
-        out.print(line, markup=False, highlight=False)
 
-    report = bench_module.measure(args, sketch_dir, say)
-    bench_module.finish(report, args, say)
+@task(
+    help={
+        "connections": "keep-alive connections held at once, each after one request "
+        "(default 10000)",
+        "server": "sketch (the reference, default), aiohttp, uvicorn or limit",
+        "burst": "connections connecting at the same time (default 200)",
+        "idle": "seconds the connections stay idle before the memory is read (default 2)",
+        "json": "write the report to this JSON file",
+    }
+)
+def bench_scale(c, connections=10_000, server="sketch", burst=200, idle=2.0, json=None):
+    """Hold thousands of idle keep-alive connections: errors, and memory per connection."""
+    argv = [f"--connections={connections}", f"--server={server}", f"--burst={burst}"]
+    argv += [f"--idle={idle}", *([f"--json={json}"] if json else [])]
+    if _benchmark("scale").main(argv, _say) != 0:
+        raise Exit(code=1)
 
 
 # --- the feedback loop --------------------------------------------------------------------
