@@ -44,9 +44,9 @@ from workshop import manifest
 from workshop.server import ServerProcess
 
 try:
-    from benchmarks.openfiles import raise_open_file_limit
+    from benchmarks import openfiles
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from openfiles import raise_open_file_limit
+    import openfiles  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
@@ -76,7 +76,8 @@ ENDPOINTS = (
     Endpoint("GET /users/{name}", "GET", "/users/ada"),
     Endpoint("POST /echo (1 KiB JSON)", "POST", "/echo", json_body()),
 )
-ALL_SERVERS = "sketch,aiohttp,uvicorn,limit"
+SERVER_NAMES = ("sketch", "aiohttp", "uvicorn", "limit")
+ALL_SERVERS = ",".join(SERVER_NAMES)
 
 
 # --- servers ----------------------------------------------------------------------------
@@ -84,27 +85,37 @@ ALL_SERVERS = "sketch,aiohttp,uvicorn,limit"
 
 @dataclass
 class Server:
+    """A server of the benchmark, run as `python ARGUMENTS` in FOLDER, with FOLDER and PATH
+    on PYTHONPATH; it prints `Serving on http://HOST:PORT` once it accepts connections."""
+
     name: str
-    start: Callable[[], ServerProcess]
     note: str
+    folder: Path
+    arguments: list[str]  # after `python`: ["-m", "sketch", ...] or ["script.py", ...]
+    path: list[Path] = field(default_factory=list)
+
+    def process(self, wrapper: Sequence[str] = ()) -> ServerProcess:
+        """The process, not started yet; WRAPPER goes between `python` and the arguments
+        (a script that runs the server under a profiler)."""
+        process = ServerProcess(self.folder, extra_path=self.path)
+        process.command = [sys.executable, *wrapper, *self.arguments]
+        return process
+
+    def start(self) -> ServerProcess:
+        return self.process().start(timeout=15)
+
+
+LISTEN = ["--host", "127.0.0.1", "--port", "0"]
 
 
 def sketch_server(sketch_dir: Path, name: str = "sketch") -> Server:
-    def start() -> ServerProcess:
-        return ServerProcess(sketch_dir, "sketch_app:app", extra_path=[APPS]).start()
-
-    return Server(name, start, f"python -m sketch in {sketch_dir.name}, asyncio loop")
+    note = f"python -m sketch in {sketch_dir.name}, asyncio loop"
+    return Server(name, note, sketch_dir, ["-m", "sketch", *LISTEN, "sketch_app:app"], [APPS])
 
 
 def script_server(name: str, script: str, note: str) -> Server:
-    """A server started as `python apps/SCRIPT --port 0`, which prints `Serving on ...`."""
-
-    def start() -> ServerProcess:
-        process = ServerProcess(APPS)
-        process.command = [sys.executable, script, "--host", "127.0.0.1", "--port", "0"]
-        return process.start(timeout=15)
-
-    return Server(name, start, note)
+    """A server started as `python apps/SCRIPT --port 0`."""
+    return Server(name, note, APPS, [script, *LISTEN])
 
 
 def compared_sketch(spec: str, into: Path) -> tuple[Path, str]:
@@ -387,14 +398,7 @@ def _measure(
     for why in missing:
         say(f"skipped: {why}")
     levels = args.connections
-    # Every connection is a file in the load generator and in the server (children inherit
-    # the limit); a few more for the pipes and the listening socket.
-    files = raise_open_file_limit(max(levels) + 64)
-    if files < max(levels) + 64:
-        raise SystemExit(
-            f"{max(levels)} connections need about {max(levels) + 64} open files, and this "
-            f"system allows {files} (ulimit -n; the hard limit can only be raised as root)"
-        )
+    openfiles.allow_connections(max(levels))  # in the load generator and the servers
     server_cores, load_cores, pinning = pick_cores()
     generator = pick_generator(args.generator, args.pipeline)
     endpoints = [e for e in ENDPOINTS if not args.endpoints or e.path in args.endpoints]
@@ -671,6 +675,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_server_options(p: argparse.ArgumentParser) -> None:
+    """--server and --sketch-dir, for the scripts that measure one server at a time."""
+    p.add_argument(
+        "--server",
+        default="sketch",
+        choices=SERVER_NAMES,
+        help="which server (default: sketch, the reference)",
+    )
+    p.add_argument("--sketch-dir", type=Path, help="the folder that holds sketch/")
+    p.add_argument("--json", type=Path, help="write the report to this file")
+
+
+def write_report(report: dict, path: Path | None, say: Callable[[str], None] = print) -> None:
+    if path:
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        say(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.command_line = "python benchmarks/bench.py " + " ".join(argv or sys.argv[1:])
@@ -689,9 +711,7 @@ def finish(report: dict, args: argparse.Namespace, say: Callable[[str], None] = 
             f"{name}: resident memory {mib.get('before_mib') or 0:.1f} MiB after warm-up, "
             f"{mib.get('after_mib') or 0:.1f} MiB at the end"
         )
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"wrote {args.json}")
+    write_report(report, args.json, say)
     if args.plot:
         plot(report, args.plot)
         say(f"wrote {args.plot}")

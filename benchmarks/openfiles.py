@@ -36,3 +36,15 @@ def raise_open_file_limit(wanted: int) -> int:
         except (ValueError, OSError):
             continue
     return soft
+
+
+def allow_connections(connections: int) -> None:
+    """Make room for CONNECTIONS sockets in this process and its children, or exit saying
+    why not: a few more files than that, for the pipes and the listening socket."""
+    wanted = connections + 64
+    allowed = raise_open_file_limit(wanted)
+    if allowed < wanted:
+        raise SystemExit(
+            f"{connections:,} connections need about {wanted:,} open files, and this system "
+            f"allows {allowed:,} (ulimit -n; raising the hard limit needs root)"
+        )

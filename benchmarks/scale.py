@@ -19,23 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from workshop import manifest
 
 try:
-    from benchmarks.bench import available_servers, pick_cores, pin, resident_mib
-    from benchmarks.loadgen import HEAD_END, build_request, content_length
-    from benchmarks.openfiles import raise_open_file_limit
+    from benchmarks import bench, loadgen, openfiles
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from bench import available_servers, pick_cores, pin, resident_mib
-    from loadgen import HEAD_END, build_request, content_length
-    from openfiles import raise_open_file_limit
+    import bench  # type: ignore[no-redef]
+    import loadgen  # type: ignore[no-redef]
+    import openfiles  # type: ignore[no-redef]
 
 TARGET_KIB = 20  # issue 19: RSS per idle keep-alive connection
 
@@ -72,10 +68,10 @@ class IdleClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        head_end = self.buffer.find(HEAD_END)
+        head_end = self.buffer.find(loadgen.HEAD_END)
         if head_end < 0 or self.answered.done():
             return
-        if len(self.buffer) >= head_end + 4 + content_length(self.buffer, head_end):
+        if len(self.buffer) >= head_end + 4 + loadgen.content_length(self.buffer, head_end):
             self.answered.set_result(int(self.buffer[9:12]))  # "HTTP/1.1 200 OK"
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -87,7 +83,7 @@ class IdleClient(asyncio.Protocol):
 async def open_idle(port: int, count: int, burst: int, timeout: float, errors: Errors) -> list:
     """COUNT connections, each answered once and left open; at most BURST connecting at once."""
     loop = asyncio.get_running_loop()
-    request = build_request("GET", "/", port, b"")
+    request = loadgen.build_request("GET", "/", port, b"")
     clients: list[IdleClient] = []
     gate = asyncio.Semaphore(burst)
 
@@ -124,7 +120,7 @@ async def run(port: int, pid: int, args: argparse.Namespace, say) -> dict:
     warm = await open_idle(port, min(args.burst, args.connections), args.burst, 10, Errors())
     close_all(warm)
     await asyncio.sleep(0.5)  # let the server drop them before the first reading
-    before = resident_mib(pid)
+    before = bench.resident_mib(pid)
     started = time.perf_counter()
     clients = await open_idle(port, args.connections, args.burst, args.timeout, errors)
     opened = time.perf_counter() - started
@@ -133,7 +129,7 @@ async def run(port: int, pid: int, args: argparse.Namespace, say) -> dict:
         f"{sum(c.answered.done() and not c.answered.exception() for c in clients):,} answered"
     )
     await asyncio.sleep(args.idle)
-    after = resident_mib(pid)
+    after = bench.resident_mib(pid)
     for client in clients:
         if not client.open and client.answered.done() and not client.answered.exception():
             errors.note("closed", "the server closed an idle keep-alive connection")
@@ -156,26 +152,21 @@ async def run(port: int, pid: int, args: argparse.Namespace, say) -> dict:
 
 def measure(args: argparse.Namespace, say=print) -> dict:
     """Start the server, run the scale test against it, stop it; the report."""
-    files = raise_open_file_limit(args.connections + 64)
-    if files < args.connections + 64:
-        raise SystemExit(
-            f"{args.connections} connections need about {args.connections + 64} open files, "
-            f"and this system allows {files} (ulimit -n; the hard limit needs root)"
-        )
+    openfiles.allow_connections(args.connections)  # in this client and in the server
     sketch_dir = args.sketch_dir or manifest.final().solution_dir()
-    servers, missing = available_servers(sketch_dir, [args.server])
+    servers, missing = bench.available_servers(sketch_dir, [args.server])
     if not servers:
         raise SystemExit(f"--server {args.server}: not available: {', '.join(missing)}")
     server = servers[0]
-    server_cores, client_cores, pinning = pick_cores()
+    server_cores, client_cores, pinning = bench.pick_cores()
     say(
         f"scale: {server.name} ({server.note}), {args.connections:,} keep-alive connections, "
         f"{args.burst} connecting at a time; {pinning}"
     )
     process = server.start()
     try:
-        pin(process.proc.pid, server_cores)
-        pin(os.getpid(), client_cores)
+        bench.pin(process.proc.pid, server_cores)
+        bench.pin(os.getpid(), client_cores)
         report = asyncio.run(run(process.port, process.proc.pid, args, say))
         if not process.alive():
             raise SystemExit(f"{server.name} died:\n{process.output.last_lines(20)}")
@@ -208,17 +199,10 @@ def summary_lines(report: dict) -> list[str]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--connections", type=int, default=10_000, help="how many (default 10000)")
-    p.add_argument(
-        "--server",
-        default="sketch",
-        choices=("sketch", "aiohttp", "uvicorn", "limit"),
-        help="which server (default: sketch, the reference)",
-    )
-    p.add_argument("--sketch-dir", type=Path, help="the folder that holds sketch/")
+    bench.one_server_options(p)
     p.add_argument("--burst", type=int, default=200, help="connections connecting at once")
     p.add_argument("--idle", type=float, default=2.0, help="seconds idle before measuring")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds per connect, answer")
-    p.add_argument("--json", type=Path, help="write the report to this file")
     return p
 
 
@@ -227,9 +211,7 @@ def main(argv: list[str] | None = None, say=print) -> int:
     report = measure(args, say)
     for line in summary_lines(report):
         say(line)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"wrote {args.json}")
+    bench.write_report(report, args.json, say)
     return 1 if report["errors"] else 0
 
 

@@ -10,6 +10,7 @@ from importlib.util import find_spec
 
 import pytest
 
+from workshop import manifest
 from workshop.manifest import ROOT
 
 BENCH = ROOT / "benchmarks" / "bench.py"
@@ -73,6 +74,42 @@ def test_the_scale_run_holds_every_connection_idle_and_prices_each_in_memory(tmp
     assert "KiB per connection" in printed, printed
 
 
+def test_the_busy_time_profile_sorts_the_servers_time_into_costs_per_request(tmp_path):
+    out = tmp_path / "profile.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "busytime.py"), "--method", "cprofile"]
+    command += ["--duration", "1", "--connections", "8", "--generator", "builtin"]
+    printed = run(command + ["--json", str(out)], timeout=60)
+    report = json.loads(out.read_text())
+    costs = {row["cost"]: row for row in report["costs"]}
+    for cost in ("socket send (the system call)", "parser: httptools and its callbacks"):
+        assert cost in costs and f"| {cost} |" in printed, f"no {cost!r} row:\n{printed}"
+    assert abs(sum(row["share"] for row in report["costs"]) - 1) < 0.01, report["costs"]
+    send = next(row for row in report["functions"] if "'send' of '_socket" in row["frame"])
+    assert send["calls_per_request"] == pytest.approx(1, abs=0.2), send  # one write each
+
+
+def test_a_sample_goes_to_the_cost_of_its_innermost_frame_that_names_one():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.busytime import OTHER, Frame, Paths, deciding_frame, parse_spy_frame
+
+    final = manifest.final().solution_dir()
+    paths = Paths(final)
+    native = parse_spy_frame("send (/usr/lib/x86_64-linux-gnu/libc.so.6)", paths)
+    assert native == Frame("send", "libc.so.6") and native.cost().startswith("socket send")
+    python = parse_spy_frame(f"Request.url ({final}/sketch/request.py:38)", paths)
+    assert (python.path, python.line, python.cost()) == ("sketch/request.py", 38, "url (yarl)")
+    helper = Frame("cached_property.__get__", "functools.py", 997, "val = self.func(instance)")
+    handler = Frame("hello", "sketch_app.py", 18, "return Response(...)")
+    response = Frame("Response.__init__", "sketch/response.py", 40, "self.body = body")
+    assert deciding_frame([handler, response, helper]) == (
+        "Response construction and encode",
+        response,
+    )  # the helper matches no cost: its time is its caller's
+    transport = Frame("write", "asyncio/selector_events.py", 1057, "n = self._sock.send(data)")
+    assert deciding_frame([transport])[0] == "socket send (the system call)"
+    assert deciding_frame([helper]) == (OTHER, helper)
+
+
 def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load():
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench import ratio_cell, ratios
@@ -124,7 +161,6 @@ def test_wrk_output_is_read_into_rate_latency_and_errors():
 def test_compare_takes_a_folder_or_a_revisions_last_reference(tmp_path):
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench import compared_sketch
-    from workshop import manifest
 
     final = manifest.final()
     folder, name = compared_sketch(str(final.solution_dir()), tmp_path)

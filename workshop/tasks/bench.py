@@ -1,6 +1,6 @@
-"""Performance tasks: how fast the server is (`bench`), how many idle connections it holds
-(`bench-scale`), and how fast the feedback loop is (`bench-check`). The benchmarks
-themselves are scripts in benchmarks/."""
+"""Performance tasks: how fast the server is (`bench`), where its busy time goes
+(`bench-profile`), how many idle connections it holds (`bench-scale`), and how fast the
+feedback loop is (`bench-check`). The benchmarks themselves are scripts in benchmarks/."""
 
 from __future__ import annotations
 
@@ -121,6 +121,38 @@ def bench_scale(c, connections=10_000, server="sketch", burst=200, idle=2.0, jso
     argv += [f"--idle={idle}", *([f"--json={json}"] if json else [])]
     if _benchmark("scale").main(argv, _say) != 0:
         raise Exit(code=1)
+
+
+@task(
+    help={
+        "method": "py-spy (default: samples from outside, needs py-spy and ptrace) or cprofile "
+        "(exact calls per request, inflates Python)",
+        "endpoint": "the path under load: /, /users/ada or /echo (default /)",
+        "duration": "seconds profiled (default 10)",
+        "connections": "keep-alive connections of the load (default 50)",
+        "server": "sketch (the reference, default), aiohttp, uvicorn or limit",
+        "native": "py-spy: sample the C frames too (which C call inside a Python line)",
+        "top": "how many functions to list (default 15)",
+        "json": "write the report to this JSON file",
+    }
+)
+def bench_profile(
+    c,
+    method="py-spy",
+    endpoint="/",
+    duration=10.0,
+    connections=50,
+    server="sketch",
+    native=False,
+    top=15,
+    json=None,
+):
+    """Where the server's busy time goes under load, the idle wait left out: a cost table."""
+    argv = [f"--method={method}", f"--endpoint={endpoint}", f"--duration={duration}"]
+    argv += [f"--connections={connections}", f"--server={server}", f"--top={top}"]
+    argv += ["--native"] if native else []
+    argv += [f"--json={json}"] if json else []
+    _benchmark("busytime").main(argv, _say)
 
 
 # --- the feedback loop --------------------------------------------------------------------
