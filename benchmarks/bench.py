@@ -502,18 +502,30 @@ TARGET_CONNECTIONS = 50
 
 def ratios(rows: list[dict], sketch: str, others: Sequence[str]) -> list[dict]:
     """For each endpoint and number of connections: SKETCH's requests/s divided by each of
-    OTHERS' in the same run (the median of its rounds by the median of theirs)."""
-    rates = {(r["server"], r["endpoint"], r["connections"]): r["rps_median"] for r in rows}
+    OTHERS' in the same run (the median of its rounds by the median of theirs), and the same
+    ratio from CPU time per request (theirs divided by SKETCH's: less CPU is faster)."""
+    by = {(r["server"], r["endpoint"], r["connections"]): r for r in rows}
     found = []
-    for (server, endpoint, connections), rate in rates.items():
+    for (server, endpoint, connections), row in by.items():
         if server != sketch:
             continue
-        against = {}
+        rate, cpu = row["rps_median"], row.get("cpu_us")
+        over: dict[str, float | None] = {}
+        over_by_cpu: dict[str, float | None] = {}
         for other in others:
-            base = rates.get((other, endpoint, connections))
-            against[other] = round(rate / base, 3) if base else None
+            base = by.get((other, endpoint, connections), {})
+            over[other] = round(rate / base["rps_median"], 3) if base else None
+            their_cpu = base.get("cpu_us")
+            over_by_cpu[other] = round(their_cpu / cpu, 3) if their_cpu and cpu else None
         found.append(
-            {"endpoint": endpoint, "connections": connections, "rps": rate, "sketch_over": against}
+            {
+                "endpoint": endpoint,
+                "connections": connections,
+                "rps": rate,
+                "cpu_us": cpu,
+                "sketch_over": over,
+                "sketch_over_by_cpu": over_by_cpu,
+            }
         )
     return found
 
@@ -569,31 +581,46 @@ def table_lines(report: dict) -> list[str]:
     others = list(report["ratios"][0]["sketch_over"]) if report["ratios"] else []
     if not others:
         return lines
-    lines += [
-        "",
-        "| endpoint | connections | sketch requests/s | "
+    lines += ["", *ratio_table(report["ratios"], others, "sketch_over", "rps")]
+    if TARGET_CONNECTIONS in report["connections"]:
+        lines.append(
+            f"(≥ N: a target of issue 19, at {TARGET_CONNECTIONS} connections; ✓ met, ✗ not)"
+        )
+    if any(row["cpu_us"] for row in report["ratios"]):
+        lines += [
+            "",
+            "The same ratios from CPU time per request (theirs ÷ sketch's), which a busy "
+            "machine disturbs less:",
+            "",
+            *ratio_table(report["ratios"], others, "sketch_over_by_cpu", "cpu_us"),
+        ]
+    return lines
+
+
+def ratio_table(rows: list[dict], others: list[str], key: str, measure: str) -> list[str]:
+    """Sketch's ratios (ROWS' KEY) to each of OTHERS, beside sketch's own MEASURE."""
+    heading = {"rps": "sketch requests/s", "cpu_us": "sketch CPU µs/req"}[measure]
+    lines = [
+        f"| endpoint | connections | {heading} | "
         + " | ".join(f"sketch ÷ {other}" for other in others)
         + " |",
         "| --- | ---: | ---: |" + " ---: |" * len(others),
     ]
-    for row in report["ratios"]:
+    for row in rows:
         cells = [
-            ratio_cell(row["sketch_over"][other], row["endpoint"], other, row["connections"])
+            ratio_cell(row[key][other], row["endpoint"], other, row["connections"])
             for other in others
         ]
+        value = row[measure]
+        shown = "–" if value is None else f"{value:,.0f}" if measure == "rps" else f"{value:.1f}"
         lines.append(
-            f"| {row['endpoint']} | {row['connections']:,} | {row['rps']:,.0f} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    if TARGET_CONNECTIONS in report["connections"]:
-        lines.append(
-            f"(≥ N: a target of issue 19, at {TARGET_CONNECTIONS} connections; ✓ met, ✗ not)"
+            f"| {row['endpoint']} | {row['connections']:,} | {shown} | " + " | ".join(cells) + " |"
         )
     return lines
 
 
 def ratio_cell(ratio: float | None, endpoint: str, other: str, connections: int) -> str:
+    """A ratio, with the target of issue 19 it is held to and whether it meets it, if any."""
     if ratio is None:
         return "–"
     cell = f"{ratio:.2f}×"

@@ -114,22 +114,25 @@ def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench import ratio_cell, ratios
 
-    def row(server, rps, connections=50):
+    def row(server, rps, cpu_us, connections=50):
         return {
             "server": server,
             "endpoint": "GET /",
             "connections": connections,
             "rps_median": rps,
+            "cpu_us": cpu_us,
         }
 
-    rows = [row("sketch", 30_000), row("limit", 60_000), row("aiohttp", 15_000)]
-    rows += [row("sketch", 20_000, 1000), row("limit", 40_000, 1000)]
+    rows = [row("sketch", 30_000, 30.0), row("limit", 60_000, 15.0), row("aiohttp", 15_000, 45.0)]
+    rows += [row("sketch", 20_000, None, 1000), row("limit", 40_000, 20.0, 1000)]
     found = ratios(rows, "sketch", ["aiohttp", "limit"])
     assert found == [
-        {"endpoint": "GET /", "connections": 50, "rps": 30_000,
-         "sketch_over": {"aiohttp": 2.0, "limit": 0.5}},
-        {"endpoint": "GET /", "connections": 1000, "rps": 20_000,
-         "sketch_over": {"aiohttp": None, "limit": 0.5}},
+        {"endpoint": "GET /", "connections": 50, "rps": 30_000, "cpu_us": 30.0,
+         "sketch_over": {"aiohttp": 2.0, "limit": 0.5},
+         "sketch_over_by_cpu": {"aiohttp": 1.5, "limit": 0.5}},
+        {"endpoint": "GET /", "connections": 1000, "rps": 20_000, "cpu_us": None,
+         "sketch_over": {"aiohttp": None, "limit": 0.5},
+         "sketch_over_by_cpu": {"aiohttp": None, "limit": None}},
     ]  # fmt: skip
     assert ratio_cell(2.0, "GET /", "aiohttp", 50) == "2.00× (≥ 2 ✓)"
     assert ratio_cell(0.5, "GET /", "limit", 50) == "0.50× (≥ 0.6 ✗)"
