@@ -70,7 +70,11 @@ COSTS = [
         r"|_asynciomodule\.c|libc\.so\S* getpid\b|create_task\(|get_running_loop\("
         r"|'run' of '_contextvars|'(create_task|call_soon|get_running_loop)'",
     ),
-    ("parser: httptools and its callbacks", r"^sketch/(parser|limits)\.py|httptools|'feed_data'"),
+    (
+        "parser: httptools and its callbacks",
+        r"^sketch/(parser|limits)\.py|httptools|'feed_data'"
+        r"|^bare_protocol\.py \S*(data_received|on_\w+)\b",
+    ),
     ("url (yarl)", r"^yarl/|^sketch/request\.py (Request\.)?(url|path|raw_path|query)\b"),
     ("Request construction and attributes", r"^sketch/request\.py|multidict"),
     ("Response construction and encode", r"^sketch/response\.py"),
@@ -102,7 +106,9 @@ class Frame:
         return None
 
     def __str__(self) -> str:
-        return f"{self.function} ({self.path}:{self.line})" if self.line else self.function
+        if self.line:
+            return f"{self.function} ({self.path}:{self.line})"
+        return self.function if self.path in ("~", "?") else f"{self.function} ({self.path})"
 
 
 def deciding_frame(stack: list[Frame]) -> tuple[str, Frame]:
@@ -298,7 +304,8 @@ def profile(args: argparse.Namespace, say=print) -> dict:
         report["busy_us_per_request"] = round(busy_s * 1e6 / requests, 2) if requests else None
         # The shares come from the profile, the microseconds from the CPU time the OS counted:
         # on a busy machine the profile's busy time also holds waits for a core.
-        report["costs"] = shares(costs, report["cpu_us_per_request"])
+        report["waited_for_a_core"] = waited(report)
+        report["costs"] = shares(costs, report["cpu_us_per_request"], report["waited_for_a_core"])
         report["functions"] = top_functions(frames, calls, requests, report, args.top)
         return report
     finally:
@@ -316,16 +323,30 @@ def wait_for(path: Path, timeout: float = 10) -> None:
     time.sleep(0.1)  # the file is written in one go; let it finish
 
 
-def shares(costs: Counter, busy_us: float | None) -> list[dict]:
+EPOLL = COSTS[2][0]
+
+
+def shares(costs: Counter, cpu_us: float | None, waited: bool) -> list[dict]:
+    """Each cost's share of the busy time, with and without epoll_wait, and its share of
+    the CPU time per request in µs. When the server WAITED for a core, the wait shows as
+    epoll_wait (a woken thread is "running" before it gets a core): its CPU is then unknown,
+    and the CPU time is split by the shares without it."""
     total = sum(costs.values()) or 1
-    return [
-        {
-            "cost": name,
-            "share": round(amount / total, 4),
-            "us_per_request": round(amount / total * busy_us, 2) if busy_us else None,
-        }
-        for name, amount in costs.most_common()
-    ]
+    work = total - costs[EPOLL] or 1
+    rows = []
+    for name, amount in costs.most_common():
+        without = None if name == EPOLL else amount / work
+        share = without if waited else amount / total
+        us = round(share * cpu_us, 2) if cpu_us and share is not None else None
+        rows.append(
+            {
+                "cost": name,
+                "share": round(amount / total, 4),
+                "share_without_epoll": None if without is None else round(without, 4),
+                "us_per_request": us,
+            }
+        )
+    return rows
 
 
 def top_functions(frames: Counter, calls, requests: float, report: dict, top: int) -> list:
@@ -348,12 +369,17 @@ def table_lines(report: dict) -> list[str]:
         f"busy time profiled: {report['busy_us_per_request']} µs per request",
         *busy_machine_warning(report),
         "",
-        "| cost | share of busy time | µs of CPU per request |",
-        "| --- | ---: | ---: |",
+        "| cost | share of busy time | without epoll_wait | µs of CPU per request |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for row in report["costs"]:
-        us = f"{row['us_per_request']:.1f}" if row["us_per_request"] is not None else "–"
-        lines.append(f"| {row['cost']} | {row['share']:.1%} | {us} |")
+        without = row["share_without_epoll"]
+        cells = [
+            f"{row['share']:.1%}",
+            "–" if without is None else f"{without:.1%}",
+            "–" if row["us_per_request"] is None else f"{row['us_per_request']:.1f}",
+        ]
+        lines.append(f"| {row['cost']} | " + " | ".join(cells) + " |")
     lines += ["", "| function (where its own time is spent) | cost | share |"]
     calls = any("calls_per_request" in row for row in report["functions"])
     lines[-1] += " calls per request |" if calls else ""
@@ -364,14 +390,21 @@ def table_lines(report: dict) -> list[str]:
     return lines
 
 
-def busy_machine_warning(report: dict) -> list[str]:
+def waited(report: dict) -> bool:
+    """Whether the profile saw much more busy time than the CPU time the OS counted: the
+    server waited for a core (a busy machine), or the profiler slowed it down."""
     cpu, busy = report["cpu_us_per_request"], report["busy_us_per_request"]
-    if not cpu or not busy or busy < 1.2 * cpu:
+    return bool(cpu and busy and busy > 1.2 * cpu)
+
+
+def busy_machine_warning(report: dict) -> list[str]:
+    if not report["waited_for_a_core"]:
         return []
+    cpu, busy = report["cpu_us_per_request"], report["busy_us_per_request"]
     return [
-        f"note: the profile counts {busy / cpu - 1:.0%} more busy time than the CPU time: "
-        "the server waited for a core (a busy machine) or the profiler slowed it. The "
-        "shares are the profile's; the µs are scaled to the CPU time."
+        f"note: the profile counts {busy / cpu - 1:.0%} more busy time than the CPU time: the "
+        "server waited for a core (a busy machine) or the profiler slowed it. The µs split the "
+        "CPU time by the shares without epoll_wait, where a wait for a core shows."
     ]
 
 
