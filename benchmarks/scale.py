@@ -49,8 +49,9 @@ class Errors:
 
     def note(self, kind: str, why: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.said) < 5:
-            self.said.append(f"{kind}: {why}")
+        example = f"{kind}: {why}"
+        if len(self.said) < 5 and example not in self.said:
+            self.said.append(example)
 
 
 class IdleClient(asyncio.Protocol):

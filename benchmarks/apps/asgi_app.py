@@ -81,6 +81,7 @@ if __name__ == "__main__":
         lifespan="off",
         access_log=False,
         log_level="warning",
+        timeout_keep_alive=75,  # as sketch's and aiohttp's default (uvicorn's own is 5 s)
     )
     print(f"Serving on http://{host}:{port}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])
