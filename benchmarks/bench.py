@@ -620,10 +620,11 @@ def ratio_table(rows: list[dict], others: list[str], key: str, measure: str) -> 
 
 
 def ratio_cell(ratio: float | None, endpoint: str, other: str, connections: int) -> str:
-    """A ratio, with the target of issue 19 it is held to and whether it meets it, if any."""
+    """A ratio, with the target of issue 19 it is held to and whether it meets it, if any.
+    Against another sketch (--compare) three decimals: a change is judged to a few percent."""
     if ratio is None:
         return "–"
-    cell = f"{ratio:.2f}×"
+    cell = f"{ratio:.3f}×" if other.startswith("sketch") else f"{ratio:.2f}×"
     target = TARGETS.get((endpoint, other)) if connections == TARGET_CONNECTIONS else None
     if target is not None:
         cell += f" (≥ {target:g} {'✓' if ratio >= target else '✗'})"

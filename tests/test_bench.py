@@ -138,6 +138,7 @@ def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load
     assert ratio_cell(0.5, "GET /", "limit", 50) == "0.50× (≥ 0.6 ✗)"
     assert ratio_cell(0.5, "GET /", "limit", 1000) == "0.50×"  # the targets are at 50
     assert ratio_cell(None, "GET /", "uvicorn", 50) == "–"
+    assert ratio_cell(0.987, "GET /", "sketch@1a2b3c4", 50) == "0.987×"  # --compare
 
 
 def test_the_load_generator_reads_content_length_in_any_case():
