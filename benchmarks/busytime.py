@@ -243,7 +243,17 @@ def start_server(name: str, sketch_dir: Path, stats_file: Path | None) -> bench.
     return servers[0].process(wrapper).start(timeout=15)
 
 
-def profile(args: argparse.Namespace, say=print) -> dict:
+@dataclass
+class Window:
+    """What happened while the profiler ran."""
+
+    seconds: float
+    cpu_s: float  # the server's CPU time, user and system, from /proc
+    rps: float  # the load generator's requests/s
+    samples: str = ""  # py-spy's raw output (py-spy only)
+
+
+def profile(args: argparse.Namespace) -> dict:
     """Load the server, profile it for the window, and sort its busy time into costs."""
     sketch_dir = args.sketch_dir or manifest.final().solution_dir()
     endpoint = next((e for e in bench.ENDPOINTS if e.path == args.endpoint), None)
@@ -258,55 +268,31 @@ def profile(args: argparse.Namespace, say=print) -> dict:
     try:
         bench.pin(process.proc.pid, server_cores)
         generator.run(process.port, endpoint, bench.Load(args.connections, 1.0), load_cores)
-        loaded: list[bench.Sample] = []
-        load = bench.Load(args.connections, args.duration + 2 * LEAD)
-        thread = threading.Thread(
-            target=lambda: loaded.append(generator.run(process.port, endpoint, load, load_cores))
+        window = under_load(
+            process,
+            args,
+            lambda load: generator.run(process.port, endpoint, load, load_cores),
+            work / "samples.txt",
         )
-        thread.start()
-        time.sleep(LEAD)
-        cpu_before = bench.cpu_seconds(process.proc.pid)
-        started = time.perf_counter()
-        if stats_file is None:
-            raw = spy(process.proc.pid, args, work / "raw.txt")
-        else:
-            os.kill(process.proc.pid, signal.SIGUSR1)
-            time.sleep(args.duration)
-            os.kill(process.proc.pid, signal.SIGUSR2)
-        window = time.perf_counter() - started
-        cpu = (bench.cpu_seconds(process.proc.pid) or 0) - (cpu_before or 0)
-        thread.join(args.duration + 30)
-        if not loaded:
-            raise SystemExit("the load generator gave no result")
-        requests = loaded[0].rps * window
-        paths = Paths(sketch_dir, bench.APPS)
         report = {
             "server": args.server,
             "endpoint": endpoint.name,
             "connections": args.connections,
             "method": args.method + (" --native" if args.native else ""),
             "pinning": pinning,
-            "window_s": round(window, 2),
-            "rps": loaded[0].rps,
-            "cpu_us_per_request": round(cpu * 1e6 / requests, 2) if requests else None,
+            "window_s": round(window.seconds, 2),
+            "rps": window.rps,
         }
+        paths = Paths(sketch_dir, bench.APPS)
         if stats_file is None:
-            costs, frames, samples = read_spy(raw, paths)
-            busy_s = samples / args.rate
-            calls = None
-            report["samples"] = samples
+            costs, frames, samples = read_spy(window.samples, paths)
+            busy_s, calls = samples / args.rate, None
+            requests = window.rps * window.seconds  # the load's rate over the window
         else:
             wait_for(stats_file)
             costs, frames, calls, busy_s = read_cprofile(stats_file, paths)
-            requests = counted_requests(calls) or requests
-            report["cpu_us_per_request"] = round(cpu * 1e6 / requests, 2) if requests else None
-        report["requests"] = round(requests)
-        report["busy_us_per_request"] = round(busy_s * 1e6 / requests, 2) if requests else None
-        # The shares come from the profile, the microseconds from the CPU time the OS counted:
-        # on a busy machine the profile's busy time also holds waits for a core.
-        report["waited_for_a_core"] = waited(report)
-        report["costs"] = shares(costs, report["cpu_us_per_request"], report["waited_for_a_core"])
-        report["functions"] = top_functions(frames, calls, requests, report, args.top)
+            requests = counted_requests(calls) or window.rps * window.seconds
+        add_costs(report, costs, frames, calls, requests, busy_s, window.cpu_s, args.top)
         return report
     finally:
         process.kill()
@@ -314,7 +300,55 @@ def profile(args: argparse.Namespace, say=print) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def under_load(process, args: argparse.Namespace, run_load, samples_file: Path) -> Window:
+    """Profile PROCESS for args.duration seconds in the middle of a load (RUN_LOAD runs one,
+    in a thread, LEAD seconds longer on either side)."""
+    loaded: list[bench.Sample] = []
+    load = bench.Load(args.connections, args.duration + 2 * LEAD)
+    thread = threading.Thread(target=lambda: loaded.append(run_load(load)))
+    thread.start()
+    time.sleep(LEAD)
+    pid = process.proc.pid
+    cpu_before = bench.cpu_seconds(pid) or 0.0
+    started = time.perf_counter()
+    samples = ""
+    if args.method == "py-spy":
+        samples = spy(pid, args, samples_file)
+    else:  # profiled_server.py profiles between these two signals
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(args.duration)
+        os.kill(pid, signal.SIGUSR2)
+    seconds = time.perf_counter() - started
+    cpu = (bench.cpu_seconds(pid) or 0.0) - cpu_before
+    thread.join(args.duration + 30)
+    if not loaded:
+        raise SystemExit("the load generator gave no result")
+    return Window(seconds, cpu, loaded[0].rps, samples)
+
+
+def add_costs(
+    report: dict,
+    costs: Counter,
+    frames: Counter,
+    calls: Counter | None,
+    requests: float,
+    busy_s: float,
+    cpu_s: float,
+    top: int,
+) -> None:
+    """The costs and the top functions, per request, into REPORT."""
+    report["requests"] = round(requests)
+    report["cpu_us_per_request"] = round(cpu_s * 1e6 / requests, 2) if requests else None
+    report["busy_us_per_request"] = round(busy_s * 1e6 / requests, 2) if requests else None
+    # The shares come from the profile, the microseconds from the CPU time the OS counted:
+    # on a busy machine the profile's busy time also holds waits for a core.
+    report["waited_for_a_core"] = waited_for_a_core(report)
+    report["costs"] = shares(costs, report["cpu_us_per_request"], report["waited_for_a_core"])
+    report["functions"] = top_functions(frames, calls, requests, top)
+
+
 def wait_for(path: Path, timeout: float = 10) -> None:
+    """Wait until the profiled server has written its statistics to PATH."""
     deadline = time.monotonic() + timeout
     while not path.exists() or path.stat().st_size == 0:
         if time.monotonic() > deadline:
@@ -349,7 +383,8 @@ def shares(costs: Counter, cpu_us: float | None, waited: bool) -> list[dict]:
     return rows
 
 
-def top_functions(frames: Counter, calls, requests: float, report: dict, top: int) -> list:
+def top_functions(frames: Counter, calls: Counter | None, requests: float, top: int) -> list:
+    """The TOP functions (and lines) by own time, with calls per request where counted."""
     total = sum(frames.values()) or 1
     rows = []
     for (cost, frame), amount in frames.most_common(top):
@@ -390,7 +425,7 @@ def table_lines(report: dict) -> list[str]:
     return lines
 
 
-def waited(report: dict) -> bool:
+def waited_for_a_core(report: dict) -> bool:
     """Whether the profile saw much more busy time than the CPU time the OS counted: the
     server waited for a core (a busy machine), or the profiler slowed it down."""
     cpu, busy = report["cpu_us_per_request"], report["busy_us_per_request"]
@@ -424,7 +459,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, say=print) -> int:
     args = parser().parse_args(argv)
-    report = profile(args, say)
+    report = profile(args)
     for line in table_lines(report):
         say(line)
     bench.write_report(report, args.json, say)
