@@ -176,6 +176,14 @@ def available_servers(
     return servers, missing
 
 
+def one_server(sketch_dir: Path, name: str) -> Server:
+    """The server NAME (sketch, aiohttp, uvicorn or limit), or exit saying why not."""
+    servers, missing = available_servers(sketch_dir, [name])
+    if not servers:
+        raise SystemExit(f"--server {name}: not available: {', '.join(missing)}")
+    return servers[0]
+
+
 # --- cores --------------------------------------------------------------------------------
 
 

@@ -236,11 +236,8 @@ def counted_requests(calls: Counter) -> int:
 
 def start_server(name: str, sketch_dir: Path, stats_file: Path | None) -> bench.ServerProcess:
     """The server, as the benchmark starts it; under cProfile when STATS_FILE is given."""
-    servers, missing = bench.available_servers(sketch_dir, [name])
-    if not servers:
-        raise SystemExit(f"--server {name}: not available: {', '.join(missing)}")
     wrapper = [str(PROFILED_SERVER), str(stats_file)] if stats_file else []
-    return servers[0].process(wrapper).start(timeout=15)
+    return bench.one_server(sketch_dir, name).process(wrapper).start(timeout=15)
 
 
 @dataclass

@@ -147,7 +147,7 @@ async def run(port: int, pid: int, args: argparse.Namespace, say) -> dict:
         "error_examples": errors.said,
         "rss_before_mib": before,
         "rss_after_mib": after,
-        "kib_per_connection": round(grown_kib / args.connections, 2) if grown_kib else None,
+        "kib_per_connection": None if grown_kib is None else round(grown_kib / args.connections, 2),
     }
 
 
@@ -155,10 +155,7 @@ def measure(args: argparse.Namespace, say=print) -> dict:
     """Start the server, run the scale test against it, stop it; the report."""
     openfiles.allow_connections(args.connections)  # in this client and in the server
     sketch_dir = args.sketch_dir or manifest.final().solution_dir()
-    servers, missing = bench.available_servers(sketch_dir, [args.server])
-    if not servers:
-        raise SystemExit(f"--server {args.server}: not available: {', '.join(missing)}")
-    server = servers[0]
+    server = bench.one_server(sketch_dir, args.server)
     server_cores, client_cores, pinning = bench.pick_cores()
     say(
         f"scale: {server.name} ({server.note}), {args.connections:,} keep-alive connections, "
