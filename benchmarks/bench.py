@@ -43,11 +43,6 @@ from pathlib import Path
 from workshop import files, manifest
 from workshop.server import ServerProcess
 
-try:
-    from benchmarks import openfiles
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    import openfiles  # type: ignore[no-redef]
-
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 LOADGEN = HERE / "loadgen.py"
@@ -398,8 +393,6 @@ class Result:
 
 def measure(args: argparse.Namespace, sketch_dir: Path, say: Callable[[str], None] = print) -> dict:
     """Run the benchmark described by ARGS; the results, as a JSON-able dict."""
-    # Each server and load generator holds every connection (macOS allows 256 files at first).
-    files.allow_open_files(args.connections)
     with tempfile.TemporaryDirectory(prefix="sketch-compare-") as tmp:
         compare = compared_sketch(args.compare, Path(tmp)) if args.compare else None
         return _measure(args, sketch_dir, compare, say)
@@ -415,7 +408,9 @@ def _measure(
     for why in missing:
         say(f"skipped: {why}")
     levels = args.connections
-    openfiles.allow_connections(max(levels))  # in the load generator and the servers
+    # Each server and load generator holds every connection (macOS allows 256 files at first);
+    # children inherit the limit.
+    files.need_open_files(max(levels))
     server_cores, load_cores, pinning = pick_cores()
     generator = pick_generator(args.generator, args.pipeline)
     endpoints = [e for e in ENDPOINTS if not args.endpoints or e.path in args.endpoints]

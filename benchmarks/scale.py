@@ -12,7 +12,7 @@ connections the server closed), which must be none, the RSS before and after, an
 per idle connection (issue 19's target: under 20 KiB).
 
 The client is one asyncio process on the other core; it raises its open-file limit, and so
-the server's, which inherits it (benchmarks/openfiles.py).
+the server's, which inherits it (workshop/files.py: allow_open_files).
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from workshop import manifest
+from workshop import files, manifest
 
 try:
-    from benchmarks import bench, loadgen, openfiles
+    from benchmarks import bench, loadgen
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     import bench  # type: ignore[no-redef]
     import loadgen  # type: ignore[no-redef]
-    import openfiles  # type: ignore[no-redef]
 
 TARGET_KIB = 20  # issue 19: RSS per idle keep-alive connection
 
@@ -153,7 +152,7 @@ async def run(port: int, pid: int, args: argparse.Namespace, say) -> dict:
 
 def measure(args: argparse.Namespace, say=print) -> dict:
     """Start the server, run the scale test against it, stop it; the report."""
-    openfiles.allow_connections(args.connections)  # in this client and in the server
+    files.need_open_files(args.connections)  # in this client and in the server
     sketch_dir = args.sketch_dir or manifest.final().solution_dir()
     server = bench.one_server(sketch_dir, args.server)
     server_cores, client_cores, pinning = bench.pick_cores()
