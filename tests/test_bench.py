@@ -1,18 +1,26 @@
-"""A smoke test of the benchmark: a short run of the reference with the built-in generator.
-
-It checks that the benchmark works, never how fast anything is: timings on CI machines say
-nothing. aiohttp and uvicorn are optional extras (`.[bench]`), so only sketch is run here.
-"""
+"""Smoke tests of the benchmarks: short runs that prove the tools work and print what they
+promise, never how fast anything is (timings on CI machines say nothing; a benchmark is a task
+or a script, never a timed test). aiohttp and uvicorn are optional extras (`.[bench]`): where
+they are missing, the runs say they were skipped and measure the other servers."""
 
 import json
 import subprocess
 import sys
+from importlib.util import find_spec
 
 import pytest
 
+from workshop import manifest
 from workshop.manifest import ROOT
 
 BENCH = ROOT / "benchmarks" / "bench.py"
+
+
+def run(command: list[str], timeout: float = 90) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
 
 
 def test_a_short_bench_of_the_reference_serves_every_endpoint_without_errors(tmp_path):
@@ -20,18 +28,117 @@ def test_a_short_bench_of_the_reference_serves_every_endpoint_without_errors(tmp
     command = [sys.executable, str(BENCH), "--rounds", "1", "--duration", "0.3"]
     command += ["--generator", "builtin", "--servers", "sketch", "--connections", "8"]
     command += ["--json", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    printed = run(command)
     report = json.loads(out.read_text())
     rows = {row["endpoint"]: row for row in report["results"]}
     assert set(rows) == {"GET /", "GET /users/{name}", "POST /echo (1 KiB JSON)"}, rows
     for name, row in rows.items():
-        assert row["server"] == "sketch"
+        assert row["server"] == "sketch" and row["connections"] == 8
         assert row["rps_median"] > 0, f"{name}: no request was answered: {row}"
         assert row["errors"] == 0, f"{name}: errors under load: {row}"
     assert "built-in generator" in report["generator_limits"]
-    assert "| GET / | sketch |" in done.stdout, done.stdout
+    assert "| GET / | 8 | sketch |" in printed, printed
+
+
+def test_invoke_bench_prints_the_four_servers_and_sketchs_ratio_to_each(tmp_path):
+    out = tmp_path / "bench.json"
+    command = ["invoke", "bench", "--rounds", "1", "--duration", "0.5", "--endpoints", "/"]
+    command += ["--connections", "8,20", "--generator", "builtin", "--json", str(out)]
+    printed = run(command)
+    servers = ["sketch", "limit"]
+    servers += [name for name in ("aiohttp", "uvicorn") if find_spec(name)]
+    for name in servers:
+        for connections in (8, 20):
+            assert f"| GET / | {connections} | {name} |" in printed, f"no {name} row:\n{printed}"
+    others = [name for name in servers if name != "sketch"]
+    for name in others:
+        assert f"sketch ÷ {name}" in printed, f"no ratio to {name}:\n{printed}"
+    for name in {"aiohttp", "uvicorn"} - set(servers):
+        assert f"skipped: {name}" in printed, printed
+    ratios = json.loads(out.read_text())["ratios"]
+    assert [(r["endpoint"], r["connections"]) for r in ratios] == [("GET /", 8), ("GET /", 20)]
+    for row in ratios:
+        assert set(row["sketch_over"]) == set(others), row
+        assert all(ratio > 0 for ratio in row["sketch_over"].values()), row
+
+
+def test_the_scale_run_holds_every_connection_idle_and_prices_each_in_memory(tmp_path):
+    out = tmp_path / "scale.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--connections", "200"]
+    command += ["--idle", "0.3", "--json", str(out)]
+    printed = run(command, timeout=60)
+    report = json.loads(out.read_text())
+    assert report["errors"] == 0, f"errors holding 200 connections: {report}"
+    assert report["still_open"] == 200, report
+    assert report["rss_after_mib"] >= report["rss_before_mib"] > 0, report
+    assert "KiB per connection" in printed, printed
+
+
+def test_the_busy_time_profile_sorts_the_servers_time_into_costs_per_request(tmp_path):
+    out = tmp_path / "profile.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "busytime.py"), "--method", "cprofile"]
+    command += ["--duration", "1", "--connections", "8", "--generator", "builtin"]
+    printed = run(command + ["--json", str(out)], timeout=60)
+    report = json.loads(out.read_text())
+    costs = {row["cost"]: row for row in report["costs"]}
+    for cost in ("socket send (the system call)", "parser: httptools and its callbacks"):
+        assert cost in costs and f"| {cost} |" in printed, f"no {cost!r} row:\n{printed}"
+    assert abs(sum(row["share"] for row in report["costs"]) - 1) < 0.01, report["costs"]
+    send = next(row for row in report["functions"] if "'send' of '_socket" in row["frame"])
+    assert send["calls_per_request"] == pytest.approx(1, abs=0.2), send  # one write each
+
+
+def test_a_sample_goes_to_the_cost_of_its_innermost_frame_that_names_one():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.busytime import OTHER, Frame, Paths, deciding_frame, parse_spy_frame
+
+    final = manifest.final().solution_dir()
+    paths = Paths(final)
+    native = parse_spy_frame("send (/usr/lib/x86_64-linux-gnu/libc.so.6)", paths)
+    assert native == Frame("send", "libc.so.6") and native.cost().startswith("socket send")
+    python = parse_spy_frame(f"Request.url ({final}/sketch/request.py:38)", paths)
+    assert (python.path, python.line, python.cost()) == ("sketch/request.py", 38, "url (yarl)")
+    helper = Frame("cached_property.__get__", "functools.py", 997, "val = self.func(instance)")
+    handler = Frame("hello", "sketch_app.py", 18, "return Response(...)")
+    response = Frame("Response.__init__", "sketch/response.py", 40, "self.body = body")
+    assert deciding_frame([handler, response, helper]) == (
+        "Response construction and encode",
+        response,
+    )  # the helper matches no cost: its time is its caller's
+    transport = Frame("write", "asyncio/selector_events.py", 1057, "n = self._sock.send(data)")
+    assert deciding_frame([transport])[0] == "socket send (the system call)"
+    assert deciding_frame([helper]) == (OTHER, helper)
+
+
+def test_ratios_divide_sketchs_rate_by_each_others_on_the_same_endpoint_and_load():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench import ratio_cell, ratios
+
+    def row(server, rps, cpu_us, connections=50):
+        return {
+            "server": server,
+            "endpoint": "GET /",
+            "connections": connections,
+            "rps_median": rps,
+            "cpu_us": cpu_us,
+        }
+
+    rows = [row("sketch", 30_000, 30.0), row("limit", 60_000, 15.0), row("aiohttp", 15_000, 45.0)]
+    rows += [row("sketch", 20_000, None, 1000), row("limit", 40_000, 20.0, 1000)]
+    found = ratios(rows, "sketch", ["aiohttp", "limit"])
+    assert found == [
+        {"endpoint": "GET /", "connections": 50, "rps": 30_000, "cpu_us": 30.0,
+         "sketch_over": {"aiohttp": 2.0, "limit": 0.5},
+         "sketch_over_by_cpu": {"aiohttp": 1.5, "limit": 0.5}},
+        {"endpoint": "GET /", "connections": 1000, "rps": 20_000, "cpu_us": None,
+         "sketch_over": {"aiohttp": None, "limit": 0.5},
+         "sketch_over_by_cpu": {"aiohttp": None, "limit": None}},
+    ]  # fmt: skip
+    assert ratio_cell(2.0, "GET /", "aiohttp", 50) == "2.00× (≥ 2 ✓)"
+    assert ratio_cell(0.5, "GET /", "limit", 50) == "0.50× (≥ 0.6 ✗)"
+    assert ratio_cell(0.5, "GET /", "limit", 1000) == "0.50×"  # the targets are at 50
+    assert ratio_cell(None, "GET /", "uvicorn", 50) == "–"
+    assert ratio_cell(0.987, "GET /", "sketch@1a2b3c4", 50) == "0.987×"  # --compare
 
 
 def test_the_load_generator_reads_content_length_in_any_case():
@@ -48,17 +155,18 @@ def test_wrk_output_is_read_into_rate_latency_and_errors():
 
     text = (
         "  Latency Distribution\n     50%  612.00us\n     75%    1.20ms\n     99%    4.50ms\n"
+        "  175208 requests in 5.00s, 15.54MB read\n"
         "  Socket errors: connect 0, read 2, write 0, timeout 1\n"
         "  Non-2xx or 3xx responses: 3\nRequests/sec:  35041.70\n"
     )
     sample = parse_wrk(text)
-    assert (sample.rps, sample.p50_ms, sample.p99_ms, sample.errors) == (35041.7, 0.612, 4.5, 6)
+    assert (sample.rps, sample.p50_ms, sample.p99_ms) == (35041.7, 0.612, 4.5)
+    assert (sample.errors, sample.requests) == (6, 175208)
 
 
 def test_compare_takes_a_folder_or_a_revisions_last_reference(tmp_path):
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench import compared_sketch
-    from workshop import manifest
 
     final = manifest.final()
     folder, name = compared_sketch(str(final.solution_dir()), tmp_path)

@@ -123,9 +123,11 @@ def test_a_new_stage_leaves_tests_verify_board_and_bench_green(tmp_path):
             os.killpg(board.pid, signal.SIGKILL)
             board.wait()
 
-    bench = run_invoke(repo, "bench", "--duration", "1", timeout=400)
+    bench = run_invoke(repo, "bench", "--duration", "1", "--rounds", "1", timeout=400)
     assert bench.returncode == 0, bench.stdout + bench.stderr
-    assert "| GET / | sketch |" in bench.stdout
+    assert (
+        "| GET / | 50 | sketch |" in bench.stdout and "| GET / | 1,000 | sketch |" in bench.stdout
+    )
     assert "11_shutdown" in bench.stdout  # the reference it measured: the last stage's
 
 

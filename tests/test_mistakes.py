@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, invoke
 from workshop import build, manifest, mistakes, runner
+from workshop.tasks.core import report_failure
 
 MISTAKE = build.Mistake("wrong", "params", "sketch/router.py", "Resource.match", "matches less")
 LOOK = "sketch/router.py: Resource.match (fullmatch, not match or search)"
@@ -41,7 +42,9 @@ def passed(name: str = "test_ok") -> runner.TestResult:
     ],
 )
 def test_a_look_at_line_naming_the_file_and_function_points_to_the_mistake(look):
-    verdict = mistakes.judge(MISTAKE, run_of(passed(), failed(f"no\n  look at:  {look}")))
+    verdict = mistakes.judge(
+        MISTAKE, run_of(passed(), failed(f"no\n  look at:  {look}")), report_failure
+    )
     assert verdict.caught, verdict.problems
     assert verdict.first_failure == "test_x"
 
@@ -57,35 +60,39 @@ def test_a_look_at_line_naming_the_file_and_function_points_to_the_mistake(look)
 )
 def test_a_pointer_elsewhere_or_none_is_a_problem(look, problem):
     message = "wrong" + (f"\n  look at:  {look}" if look else "")
-    verdict = mistakes.judge(MISTAKE, run_of(failed(message)))
+    verdict = mistakes.judge(MISTAKE, run_of(failed(message)), report_failure)
     assert not verdict.caught
     assert problem in verdict.problems[0]
 
 
 def test_a_todo_is_a_pointer_too():
     todo = "NotImplementedError: 05_params: sketch/router.py: Resource.match: Match it."
-    assert mistakes.judge(MISTAKE, run_of(failed(todo))).caught
+    assert mistakes.judge(MISTAKE, run_of(failed(todo)), report_failure).caught
 
 
 def test_a_stage_that_passes_has_not_caught_the_mistake():
-    verdict = mistakes.judge(MISTAKE, run_of(passed(), passed("test_two")))
+    verdict = mistakes.judge(MISTAKE, run_of(passed(), passed("test_two")), report_failure)
     assert verdict.problems == ["not caught: every test passes with this mistake in place"]
 
 
 def test_a_traceback_of_the_workshops_own_code_is_a_problem():
     trace = 'Traceback (most recent call last):\n  File "/x/workshop/harness.py", line 3, in f'
-    verdict = mistakes.judge(MISTAKE, run_of(failed(f"boom\n  look at:  {LOOK}", trace)))
+    verdict = mistakes.judge(
+        MISTAKE, run_of(failed(f"boom\n  look at:  {LOOK}", trace)), report_failure
+    )
     assert verdict.problems == [
         'the workshop\'s own code printed a traceback: File "/x/workshop/harness.py", line 3'
     ]
     learner = 'Traceback (most recent call last):\n  File "sketch/router.py", line 3, in match'
-    assert mistakes.judge(MISTAKE, run_of(failed(f"boom\n  look at:  {LOOK}", learner))).caught
+    assert mistakes.judge(
+        MISTAKE, run_of(failed(f"boom\n  look at:  {LOOK}", learner)), report_failure
+    ).caught
 
 
 def test_a_failure_the_grader_does_not_count_is_a_problem():
     run = run_of(failed(f"wrong\n  look at:  {LOOK}"))
     run.finished = False  # a report cut short: the grader scores 0 and flags it
-    verdict = mistakes.judge(MISTAKE, run)
+    verdict = mistakes.judge(MISTAKE, run, report_failure)
     assert any(problem.startswith("graded 0 of 10") for problem in verdict.problems)
 
 

@@ -156,6 +156,7 @@ def hashes(folder: Path, digest: Callable[[bytes], str]) -> dict[str, str]:
 
 # --- how many files a process may hold open ---------------------------------------------------
 
+MACOS_OPEN_MAX = 10240
 RESERVED_FILES = 64  # beside its sockets, a process holds a few dozen files (Python, libraries)
 
 
@@ -176,8 +177,21 @@ def allow_open_files(sockets: int) -> int:
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return soft
     raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
-    except (ValueError, OSError):  # macOS refuses more than kern.maxfilesperproc
-        return soft
-    return raised
+    # macOS refuses a soft limit above OPEN_MAX (10240), even under an "unlimited" hard limit.
+    for candidate in (raised, min(raised, MACOS_OPEN_MAX)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (candidate, hard))
+            return candidate
+        except (ValueError, OSError):
+            continue
+    return soft
+
+
+def need_open_files(sockets: int) -> None:
+    """allow_open_files(SOCKETS), or exit saying why it cannot be done (benchmarks)."""
+    allowed = allow_open_files(sockets)
+    if allowed < sockets + RESERVED_FILES:
+        raise SystemExit(
+            f"{sockets:,} connections need about {sockets + RESERVED_FILES:,} open files, and "
+            f"this system allows {allowed:,} (ulimit -n; raising the hard limit needs root)"
+        )

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import sandbox, todos, watchdog
+from workshop import sandbox, sidebyside, todos, watchdog
 from workshop.remote import RECURSION, ObjectChild, Remote
 from workshop.report import DIAGNOSIS
 from workshop.server import ServerFailed, ServerProcess
@@ -220,13 +220,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if any(LEARNER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         stage.child()  # started now, importing the learner's package while tests begin
     for item in items:
-        if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker and marker.args else TEST_TIMEOUT
+        item.stash[_LIMIT] = limit
+        if sidebyside.wanted(item):
+            # The side-by-side run enforces LIMIT itself, from the moment the test starts,
+            # and reports it as a timeout. pytest-timeout's clock would start when pytest
+            # reaches the item, which may be later or earlier than that: leave it a backstop.
+            item.add_marker(pytest.mark.timeout(limit + SIDE_BY_SIDE_MARGIN), append=False)
+        elif marker is None:
+            item.add_marker(pytest.mark.timeout(limit))
+
+
+_LIMIT = pytest.StashKey[float]()
+SIDE_BY_SIDE_MARGIN = 10.0  # seconds pytest-timeout waits beyond a side-by-side test's limit
 
 
 def _time_limit(item: pytest.Item) -> float:
-    marker = item.get_closest_marker("timeout")
-    return float(marker.args[0]) if marker and marker.args else TEST_TIMEOUT
+    """The time limit of ITEM: its own `timeout` mark, else TEST_TIMEOUT."""
+    return item.stash.get(_LIMIT, TEST_TIMEOUT)
 
 
 # --- tests that run side by side (see workshop/sidebyside.py) ------------------------

@@ -30,7 +30,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +74,20 @@ def known(stages: Sequence[Stage] | None = None, root: Path = manifest.ROOT) -> 
     return sorted(found, key=lambda m: names.index(m.stage))
 
 
+# How `invoke check` shows a failure (workshop.tasks.core.report_failure): passed in by the
+# task, so this module stays below the tasks (tests/test_layers.py).
+Render = Callable[[Stage, runner.StageRun], None]
+
+
 def prove(
     mistakes: Sequence[Mistake],
+    render: Render,
     *,
     jobs: int = 0,
     root: Path = manifest.ROOT,
 ) -> list[Verdict]:
-    """Run each mistake's stage on its reference with the mistake in place; judge each run."""
+    """Run each mistake's stage on its reference with the mistake in place; judge each run,
+    showing its failure with RENDER as `invoke check` would."""
     jobs = jobs or max(2, os.cpu_count() or 2)
     changed = build.with_mistakes(mistakes, root)
     with tempfile.TemporaryDirectory(prefix="workshop-mistakes-") as tmp:
@@ -102,18 +109,20 @@ def prove(
         verdicts: dict[str, Verdict] = {}
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for mistake, run in pool.map(attempt, mistakes):
-                verdicts[mistake.name] = judge(mistake, run, root)
+                verdicts[mistake.name] = judge(mistake, run, render, root)
         for mistake in mistakes:  # a second run, alone, before a wrong pointer is believed
             first = verdicts[mistake.name]
             if first.problems and not first.passed:  # a pass is no accident of load
-                again = judge(*attempt(mistake), root)
+                again = judge(*attempt(mistake), render, root)
                 again.runs += first.runs
                 again.seconds += first.seconds
                 verdicts[mistake.name] = again
     return [verdicts[m.name] for m in mistakes]
 
 
-def judge(mistake: Mistake, run: runner.StageRun, root: Path = manifest.ROOT) -> Verdict:
+def judge(
+    mistake: Mistake, run: runner.StageRun, render: Render, root: Path = manifest.ROOT
+) -> Verdict:
     """The four proofs, on one run of the stage with MISTAKE in place."""
     verdict = Verdict(mistake, seconds=run.duration, runs=1)
     stage = stage_of(mistake, root)
@@ -133,7 +142,7 @@ def judge(mistake: Mistake, run: runner.StageRun, root: Path = manifest.ROOT) ->
         verdict.problems.append(
             f"{verdict.first_failure} points to {verdict.shown}, not {mistake.pointer}"
         )
-    verdict.problems += tool_tracebacks(stage, run)
+    verdict.problems += tool_tracebacks(stage, run, render)
     grade = grading.score_stage(stage, run)
     if "report" in grade.flags or grade.points >= grade.max_points:
         verdict.problems.append(
@@ -162,18 +171,17 @@ def points_to(where: runner.Where, mistake: Mistake) -> bool:
     return False
 
 
-def tool_tracebacks(stage: Stage, run: runner.StageRun) -> list[str]:
-    """Tracebacks of the workshop's own code: rendering the failure as `invoke check` does,
-    and in what the run reported (its pytest output, the failure's message and output)."""
-    from workshop.tasks import core
-
+def tool_tracebacks(stage: Stage, run: runner.StageRun, render: Render) -> list[str]:
+    """Tracebacks of the workshop's own code: rendering the failure as `invoke check` does
+    (RENDER), and in what the run reported (its pytest output, the failure's message and
+    output)."""
     problems = []
     shown = io.StringIO()
     # As the learner's own folder would be shown: the mistake's copy lives outside the tree.
     as_checked = dataclasses.replace(run, sketch_dir=stage.step_dir())
     try:
         with contextlib.redirect_stdout(shown), contextlib.redirect_stderr(shown):
-            core.report_failure(stage, as_checked)
+            render(stage, as_checked)
     except Exception as error:  # the very thing this proof is for
         problems.append(f"`invoke check` crashed showing the failure: {error!r}")
     failure = run.first_failure
@@ -190,7 +198,7 @@ def tool_tracebacks(stage: Stage, run: runner.StageRun) -> list[str]:
     return problems
 
 
-def check(out: Console, stages: Sequence[Stage], jobs: int) -> list[str]:
+def check(out: Console, stages: Sequence[Stage], jobs: int, render: Render) -> list[str]:
     """Prove the known mistakes of STAGES, list them, and return what is wrong (a line per
     proof a mistake failed); `invoke verify --mistakes` calls this."""
     from workshop.console import esc
@@ -200,7 +208,7 @@ def check(out: Console, stages: Sequence[Stage], jobs: int) -> list[str]:
     # No live status line: proving renders each failure as `invoke check` would, with
     # stdout caught meanwhile, which a refreshing status line would write into.
     out.print(f"Running {len(chosen)} known mistakes, {jobs} at a time...")
-    verdicts = prove(chosen, jobs=jobs)
+    verdicts = prove(chosen, render, jobs=jobs)
     took = time.monotonic() - started
     out.print(f"[bold]Known mistakes[/], each in its stage's reference ({len(verdicts)}):")
     wrong = []

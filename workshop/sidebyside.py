@@ -81,7 +81,8 @@ class _Run(threading.Thread):
         """Cancel the test if it is still running, and give it a moment to unwind."""
         if self.loop is not None and self.task is not None and not self.finished.is_set():
             self.loop.call_soon_threadsafe(self.task.cancel)
-        self.join(timeout=1.0)
+        if self.ident is not None:  # never started when the session stopped at a usage error
+            self.join(timeout=1.0)
 
 
 class _Later:

@@ -4,10 +4,10 @@ Runs on asyncio's own event loop (no uvloop) with the access log off, like the o
 and prints `Serving on http://HOST:PORT` once it accepts connections.
 """
 
-import argparse
 import asyncio
 
 from aiohttp import web
+from listen import address  # beside this file
 
 
 @web.middleware
@@ -40,7 +40,8 @@ def make_app() -> web.Application:
 async def serve(host: str, port: int) -> None:
     runner = web.AppRunner(make_app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # backlog: as the other servers, so a thousand clients connecting at once all get in.
+    site = web.TCPSite(runner, host, port, backlog=2048)
     await site.start()
     bound = site._server.sockets[0].getsockname()  # the port the system picked
     print(f"Serving on http://{bound[0]}:{bound[1]}", flush=True)
@@ -48,8 +49,4 @@ async def serve(host: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve(*address()))

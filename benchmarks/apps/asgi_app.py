@@ -5,12 +5,12 @@ adds a header. uvicorn runs with `loop="asyncio"` and `http="httptools"`: no uvl
 same parser as ours.
 """
 
-import argparse
 import json
 import re
 import socket
 
 import uvicorn
+from listen import address  # beside this file
 
 USER = re.compile(r"/users/(?P<name>[^/]+)")
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
@@ -66,15 +66,12 @@ app = stamp(endpoints)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
+    host, port = address()
     # IPPROTO_TCP said explicitly: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
     # on sockets whose proto is TCP, and a bare socket.socket() has proto 0.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
+    sock.bind((host, port))
     sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
     host, port = sock.getsockname()
     config = uvicorn.Config(
@@ -84,6 +81,7 @@ if __name__ == "__main__":
         lifespan="off",
         access_log=False,
         log_level="warning",
+        timeout_keep_alive=75,  # as sketch's and aiohttp's default (uvicorn's own is 5 s)
     )
     print(f"Serving on http://{host}:{port}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

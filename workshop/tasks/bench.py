@@ -1,9 +1,11 @@
-"""Performance tasks: how fast the server is (`bench`), and how fast the feedback loop is
-(`bench-check`). The benchmark itself lives in benchmarks/bench.py."""
+"""Performance tasks: how fast the server is (`bench`), where its busy time goes
+(`bench-profile`), how many idle connections it holds (`bench-scale`), and how fast the
+feedback loop is (`bench-check`). The benchmarks themselves are scripts in benchmarks/."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import subprocess
@@ -20,13 +22,16 @@ from workshop.manifest import ROOT
 FIRST_BENCHABLE = 6  # the benchmark app needs middlewares (stage 06) and route parameters
 
 
-def _bench_module():
-    """benchmarks/bench.py, which is a script of the repository, not an installed module."""
+def _benchmark(name: str):
+    """benchmarks/NAME.py, a script of the repository rather than an installed module."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from benchmarks import bench
+    return importlib.import_module(f"benchmarks.{name}")
 
-    return bench
+
+def _say(line: str) -> None:
+    """Print a line of a benchmark's output as it is (it is never rich markup)."""
+    console().print(line, markup=False, highlight=False)
 
 
 def target_dir(target: str) -> Path:
@@ -48,12 +53,15 @@ def target_dir(target: str) -> Path:
         "target": "solutions (the reference, default), steps (your current stage) or a stage NN",
         "rounds": "how many times each server is measured on each endpoint (default 3)",
         "duration": "seconds per measurement (default 5)",
-        "connections": "concurrent keep-alive connections (default 50)",
+        "connections": "concurrent keep-alive connections, one level or several: each "
+        "endpoint is measured at each (default 50,1000)",
         "pipeline": "requests in flight per connection; above 1 uses the built-in generator",
         "generator": "auto (wrk when on PATH), wrk, or builtin",
-        "servers": "comma-separated: sketch,aiohttp,uvicorn (default: all three)",
+        "servers": "comma-separated: sketch,aiohttp,uvicorn,limit (default: all four; the "
+        "limit is a bare httptools protocol, benchmarks/apps/bare_protocol.py)",
         "compare": "also measure another sketch beside it, interleaved: a git revision (its "
         "last stage's reference, e.g. main) or a folder holding sketch/",
+        "endpoints": "comma-separated paths to measure, e.g. / (default: all three)",
         "json": "write the results to this JSON file",
         "plot": "draw a bar chart into this PNG file (needs matplotlib)",
     }
@@ -63,38 +71,88 @@ def bench(
     target="solutions",
     rounds=3,
     duration=5.0,
-    connections=50,
+    connections="50,1000",
     pipeline=1,
     generator="auto",
-    servers="sketch,aiohttp,uvicorn",
+    servers="sketch,aiohttp,uvicorn,limit",
     compare=None,
+    endpoints=None,
     json=None,
     plot=None,
 ):
-    """Measure sketch against aiohttp and uvicorn: requests/s, latency, ratios."""
-    bench_module = _bench_module()
+    """Measure sketch against aiohttp, uvicorn and the limit: requests/s, latency, ratios."""
+    bench_module = _benchmark("bench")
     sketch_dir = target_dir(target)
+    try:
+        levels = bench_module.connection_levels(str(connections))
+    except argparse.ArgumentTypeError as error:
+        raise Exit(f"--connections: {error}", code=2) from None
     args = argparse.Namespace(
         rounds=int(rounds),
         duration=float(duration),
-        connections=int(connections),
+        connections=levels,
         pipeline=int(pipeline),
         generator=generator,
         servers=servers,
         compare=compare,
-        endpoints=None,
+        endpoints=endpoints.split(",") if endpoints else None,
         json=Path(json) if json else None,
         plot=Path(plot) if plot else None,
         command_line="invoke bench " + " ".join(sys.argv[2:]),
     )
-    out = console()
-    out.print(f"Benchmarking [path]{sketch_dir.relative_to(ROOT)}[/] ...")
+    console().print(f"Benchmarking [path]{sketch_dir.relative_to(ROOT)}[/] ...")
+    report = bench_module.measure(args, sketch_dir, _say)
+    bench_module.finish(report, args, _say)
 
-    def say(line: str) -> None:
-        out.print(line, markup=False, highlight=False)
 
-    report = bench_module.measure(args, sketch_dir, say)
-    bench_module.finish(report, args, say)
+@task(
+    help={
+        "connections": "keep-alive connections held at once, each after one request "
+        "(default 10000)",
+        "server": "sketch (the reference, default), aiohttp, uvicorn or limit",
+        "burst": "connections connecting at the same time (default 200)",
+        "idle": "seconds the connections stay idle before the memory is read (default 2)",
+        "json": "write the report to this JSON file",
+    }
+)
+def bench_scale(c, connections=10_000, server="sketch", burst=200, idle=2.0, json=None):
+    """Hold thousands of idle keep-alive connections: errors, and memory per connection."""
+    argv = [f"--connections={connections}", f"--server={server}", f"--burst={burst}"]
+    argv += [f"--idle={idle}", *([f"--json={json}"] if json else [])]
+    if _benchmark("scale").main(argv, _say) != 0:
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "method": "py-spy (default: samples from outside, needs py-spy and ptrace) or cprofile "
+        "(exact calls per request, inflates Python)",
+        "endpoint": "the path under load: /, /users/ada or /echo (default /)",
+        "duration": "seconds profiled (default 10)",
+        "connections": "keep-alive connections of the load (default 50)",
+        "server": "sketch (the reference, default), aiohttp, uvicorn or limit",
+        "native": "py-spy: sample the C frames too (which C call inside a Python line)",
+        "top": "how many functions to list (default 15)",
+        "json": "write the report to this JSON file",
+    }
+)
+def bench_profile(
+    c,
+    method="py-spy",
+    endpoint="/",
+    duration=10.0,
+    connections=50,
+    server="sketch",
+    native=False,
+    top=15,
+    json=None,
+):
+    """Where the server's busy time goes under load, the idle wait left out: a cost table."""
+    argv = [f"--method={method}", f"--endpoint={endpoint}", f"--duration={duration}"]
+    argv += [f"--connections={connections}", f"--server={server}", f"--top={top}"]
+    argv += ["--native"] if native else []
+    argv += [f"--json={json}"] if json else []
+    _benchmark("busytime").main(argv, _say)
 
 
 # --- the feedback loop --------------------------------------------------------------------

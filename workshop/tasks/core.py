@@ -257,7 +257,7 @@ def verify(c, step=None, jobs=2, strict=False, mistakes=False):
     if mistakes:
         from workshop import mistakes as known_mistakes
 
-        wrong += known_mistakes.check(out, written, jobs=2 * max(1, int(jobs)))
+        wrong += known_mistakes.check(out, written, 2 * max(1, int(jobs)), report_failure)
     if wrong:
         for line in wrong:
             out.print(f"[bad]✗[/] {esc(line)}")
