@@ -81,6 +81,7 @@ STAGE_AWARE_TESTS = [
     "tests/test_bench.py",
     "tests/test_hostile_input.py",
     "tests/test_learner_tasks.py",
+    "tests/test_lessons.py",
     "tests/test_tasks_core.py",
 ]
 

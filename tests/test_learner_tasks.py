@@ -93,6 +93,31 @@ def test_progress_shows_passes_swaps_hints_and_checkpoints(clone: Path):
     assert f"1 of {len(ids)} stages passed" in table
 
 
+def test_progress_keeps_every_name_whole_in_80_columns(clone: Path, tmp_path: Path):
+    from workshop import state
+
+    root = without_git(clone, tmp_path / "archive")  # the longest checkpoint names
+    ids = [s.id for s in stages(root)]
+    state.save(state.State(passed={i: state.now() for i in ids[:5]}), root)
+    for stage_id in ids[:5]:
+        checkpoints.make_checkpoint(manifest.find(stage_id, root), root)
+    for stage_id in ids[5:]:
+        with open(root / "steps" / stage_id / "sketch" / "app.py", "a", encoding="utf-8") as f:
+            f.write("# started\n")  # "in progress": the longest status
+    table = subprocess.run(
+        [sys.executable, "-m", "invoke", "progress"],
+        cwd=root,
+        env=env_for(root, COLUMNS="80"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+    assert "…" not in table, table
+    for stage_id in ids:
+        assert re.search(rf"\b{stage_id}\b +(passed|in progress)", table), table
+
+
 def test_progress_says_failing_after_a_failed_check_until_it_passes(clone: Path):
     def row(stage_id: str) -> str:
         table = invoke(clone, "progress").stdout
@@ -110,6 +135,23 @@ def test_next_names_the_lesson_the_first_todo_and_the_command(clone: Path):
     assert "steps/01_echo/README.md" in said
     assert "steps/01_echo/sketch/server.py:" in said, "the lesson's first TODO: start_server"
     assert said.endswith("then run invoke check.")
+
+
+def test_next_after_the_last_stage_says_the_workshop_is_finished(clone: Path):
+    from workshop import state
+
+    final = manifest.final(clone)
+    saved = state.State(current=final.id, passed={s.id: state.now() for s in stages(clone)})
+    state.save(saved, clone)
+    said = invoke(clone, "next").stdout
+    assert said.startswith("You have finished the workshop"), said
+    assert "README.md" not in said
+    third = stages(clone)[2].id
+    saved.passed.pop(third)
+    state.save(saved, clone)
+    said = invoke(clone, "next").stdout
+    assert said.startswith(f"The last stage passed; these have not yet: {third}"), said
+    assert f"invoke goto {third}" in said
 
 
 @pytest.mark.parametrize("stage", manifest.stages(), ids=lambda s: s.id)
@@ -140,17 +182,32 @@ def test_goto_moves_the_current_stage_without_touching_any_folder(clone: Path):
     assert git(clone, "status", "--porcelain", "--", "steps") == before
 
 
-def test_diff_shows_your_changes_against_the_skeleton_and_the_solution(clone: Path):
+def test_diff_shows_your_changes_and_the_answer_only_when_asked(clone: Path):
     make_learner_work(clone)
-    against_skeleton = invoke(clone, "diff", "01", "--against", "skeleton").stdout
-    assert "+# my attempt, no newline at the end" in against_skeleton
-    assert "\\ No newline at end of file" in against_skeleton
-    assert "Binary files /dev/null and steps/01_echo/sketch/logo.bin differ" in against_skeleton
-    against_solution = invoke(clone, "diff", "01").stdout
-    assert "--- solutions/01_echo/sketch/protocol.py" in against_solution
-    assert "-        self.transport.write(data)" in against_solution
+    first = invoke(clone, "diff", "01").stdout  # no checkpoint yet: against the skeleton
+    assert first.startswith("The skeleton as shipped (-), against steps/01_echo/sketch/ as it")
+    assert first == invoke(clone, "diff", "01", "--against", "skeleton").stdout
+    assert "+# my attempt, no newline at the end" in first
+    assert "\\ No newline at end of file" in first
+    assert "Binary files /dev/null and steps/01_echo/sketch/logo.bin differ" in first
+    assert "solutions/" not in first, "the answer is shown only when asked for"
+    answer = invoke(clone, "diff", "01", "--against", "reference").stdout
+    assert answer.startswith("This is the answer: the reference solution of 01_echo")
+    assert "--- solutions/01_echo/sketch/protocol.py" in answer
+    assert "-        self.transport.write(data)" in answer
+    assert invoke(clone, "diff", "01", "--against", "solution").stdout == answer
     bad = invoke(clone, "diff", "01", "--against", "yesterday")
-    assert bad.returncode == 2 and "solution, skeleton, checkpoint" in bad.stderr
+    assert bad.returncode == 2 and "checkpoint, skeleton, reference, backup" in bad.stderr
+
+
+def test_diff_compares_with_the_checkpoint_once_there_is_one(clone: Path):
+    put_solution_in_by_hand(clone)
+    assert invoke(clone, "check", "01").returncode == 0
+    with open(clone / "steps/01_echo/sketch/server.py", "a", encoding="utf-8") as f:
+        f.write("# since the pass\n")
+    since = invoke(clone, "diff", "01").stdout
+    assert since.startswith("Your code when the stage first passed (checkpoint/01_echo) (-),")
+    assert "+# since the pass" in since and "protocol.py" not in since
 
 
 def test_help_of_solve_explains_each_flag(clone: Path):

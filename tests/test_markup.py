@@ -4,12 +4,16 @@ Parametrized test ids hold brackets (`test_x[/files/{name}.txt-...]`, `[a line o
 printed as markup they crashed `invoke check` and `invoke watch`, or vanished.
 """
 
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import invoke
+from tests.learner_helpers import env_for
 from workshop import manifest, runner
 from workshop.tasks import core
 
@@ -37,16 +41,37 @@ def test_a_failing_test_name_is_printed_as_it_is(name, capsys, monkeypatch):
     assert f"compile_path[{name}]" in printed, "the function to look at, verbatim"
 
 
-def test_check_survives_the_most_common_stage_05_mistake(clone: Path):
-    """No re.escape in compile_path: the failing test's id holds `[/files/...]`."""
+def no_re_escape(clone: Path) -> None:
+    """The most common stage 05 mistake: the failing test's id holds `[/files/...]`."""
     step = clone / "steps" / "05_params" / "sketch"
     shutil.rmtree(step)
     shutil.copytree(clone / "solutions" / "05_params" / "sketch", step)
     router = step / "router.py"
     text = router.read_text(encoding="utf-8")
     router.write_text(text.replace("re.escape(", "str("), encoding="utf-8")
+
+
+def test_check_survives_the_most_common_stage_05_mistake(clone: Path):
+    no_re_escape(clone)
     done = invoke(clone, "check", "05")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert "MarkupError" not in done.stderr
     assert "[/files/" in done.stdout, f"the whole test id should be shown:\n{done.stdout}"
+
+
+def test_watch_survives_it_too(clone: Path):
+    no_re_escape(clone)
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "watch", "05"],
+        cwd=clone,
+        env=env_for(clone, WORKSHOP_WATCH_RUNS="1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    failing = re.search(r"^(test_\w+\[/files/.*\])$", done.stdout, flags=re.MULTILINE)
+    assert failing, f"the whole test id should be shown:\n{done.stdout}"
+    assert "Watching steps/05_params/ for changes" in done.stdout

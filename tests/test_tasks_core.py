@@ -67,3 +67,12 @@ def test_every_task_has_a_docstring_and_help_for_every_argument(clone):
         assert (task.__doc__ or "").strip(), f"invoke {name} has no docstring"
         missing = [a.name for a in task.get_arguments() if not (a.help or "").strip()]
         assert not missing, f"invoke {name}: no help= for {missing}"
+
+
+def test_help_of_a_task_shows_its_positional_stage(clone):
+    shown = invoke(clone, "--help", "check").stdout
+    assert "Usage: invoke check [STAGE] [--options]" in shown, shown
+    assert "STAGE  the stage: 04, 04_routing or routing" in shown
+    listed = invoke(clone, "--list").stdout
+    assert "Usage:" not in listed, "the list keeps one line per task"
+    assert "invoke goto STAGE [--options]" in invoke(clone, "--help", "goto").stdout

@@ -24,7 +24,7 @@ import threading
 import types
 from typing import Any
 
-from workshop import wire
+from workshop import watchdog, wire
 
 # An attribute or item that is a mutable container stays here, as a handle, so that
 # `app.on_startup.append(hook)` changes the app's own list; what a call returns is a copy.
@@ -192,4 +192,5 @@ def attribute(target: Any, name: str) -> Any:
 
 def main(requests_fd: int, replies_fd: int) -> None:
     sys.argv = ["(sketch object child)"]
+    watchdog.start(sys.path[-1])  # the folder of the learner's sketch/ comes last
     asyncio.run(ObjectServer(requests_fd, replies_fd).serve())

@@ -36,8 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from workshop import sandbox, sidebyside
-from workshop.remote import ObjectChild, Remote
+from workshop import sandbox, sidebyside, todos, watchdog
+from workshop.remote import RECURSION, ObjectChild, Remote
+from workshop.report import DIAGNOSIS
 from workshop.server import ServerFailed, ServerProcess
 from workshop.sidebyside import SideBySide
 
@@ -360,12 +361,49 @@ def server(serve: Callable[..., ServerProcess]) -> ServerProcess:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if report.failed and _USED in item.stash:
+        told = False
         for server, mark in item.stash[_USED]:
+            found = diagnosis(server, mark)
+            if found and not told:  # workshop.report puts it before the test's own message
+                report.sections.append((DIAGNOSIS, found))
+                told = True
             death = server.describe_death()
             text = death or server.tail(30, mark)
             if text:
                 report.sections.append(("server output", text))
+            if found and watchdog.NOTE.search(found):
+                server.kill()  # its loop is stuck for good: the next test gets a new one
     return report
+
+
+def diagnosis(server: ServerProcess, mark: int) -> str | None:
+    """What happened to SERVER while a test failed, in the words the failure should start
+    with (and a `look at:` line where it knows better than the test), or None.
+
+    The test saw only its side of the socket ("no response within 2 s", "the connection
+    closed"); this says why, when the server's side tells: it flooded its output, its
+    event loop was blocked (workshop.watchdog), the learner's code reached a TODO, or it
+    exited when the test had not asked it to.
+    """
+    if server.flooded:
+        return server.how_it_ended()
+    output = server.output.since(mark)
+    blocked = watchdog.NOTE.search(output)
+    if blocked:
+        said, where = watchdog.explain(blocked)
+        return (
+            f"{said}: no other connection is read, no timer fires, nothing is written."
+            f"\n  look at:  {where}"
+        )
+    ended = None if server.expected_exit() else server.how_it_ended()
+    todo = todos.raised(output)
+    if todo is not None:
+        where = f"{todo.file}: {todo.function}"
+        stopped = f"Your code stopped at a TODO: {where} raised NotImplementedError."
+        return "\n".join([stopped, *([ended] if ended else []), f"  look at:  {where}"])
+    if ended is None and "RecursionError" in output:
+        return f"The server logged a RecursionError (its output is below).\n{RECURSION}"
+    return ended
 
 
 # --- the learner's objects, in the object child -------------------------------------------

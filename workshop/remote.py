@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workshop import processes, sandbox, wire
+from workshop import processes, sandbox, watchdog, wire
 from workshop.server import FLOOD, Output, read_output
 from workshop.testing import TeachingFailure
 from workshop.untrusted import plain
@@ -41,6 +41,17 @@ CALL_TIMEOUT = 5.0  # seconds one call into the learner's code may take
 # The trusted checkout goes first, so `workshop` is the judge's own, however it is installed.
 START_CALL = (
     "sys.path.insert(0, {root!r}); from workshop.child import main; main({requests}, {replies})"
+)
+
+
+# What a bare RecursionError means, and the trap behind it that the lessons warn about
+# (stage 06 builds its chain of middlewares in a loop).
+RECURSION = (
+    "Calls went round in a loop until Python's limit: the lines that repeat are the loop.\n"
+    "A function made in a loop (a lambda, an inner def) that reads the loop's variable when\n"
+    "it is called, not when it was made, does this: every one of them sees the variable's\n"
+    "last value (late binding), so they all call the same one. Bind the value when you make\n"
+    "the function: functools.partial(function, name=value), or a default argument."
 )
 
 
@@ -67,9 +78,12 @@ class LearnerError(Exception):
 
     def report(self) -> str:
         """The message and, below it, where the learner's code raised it."""
+        text = self.message
+        if self.is_a("RecursionError"):
+            text += "\n" + RECURSION
         if not self.learner_traceback:
-            return self.message
-        return f"{self.message}\n\nWhere your code raised it:\n{self.learner_traceback}"
+            return text
+        return f"{text}\n\nWhere your code raised it:\n{self.learner_traceback}"
 
     def is_a(self, name: str) -> bool:
         """Whether the learner's exception class is NAME or inherits from it (by name)."""
@@ -338,8 +352,12 @@ class ObjectChild:
         return self._result(reply)
 
     def _timed_out(self, op: str, fields: dict, limit: float) -> None:
-        what = _describe(op, fields)
-        self._fail(f"{what} in the learner's code did not return within {limit:g} s")
+        what = f"{_describe(op, fields)} in the learner's code did not return within {limit:g} s"
+        notes = list(watchdog.NOTE.finditer(self.output.since()))
+        if notes:  # its event loop is stuck in one callback: say where, first
+            said, where = watchdog.explain(notes[-1])
+            what = f"{said}, so {what}.\n  look at:  {where}"
+        self._fail(what)
         raise ChildFailed(self._message(self.broken or ""))
 
     def _result(self, reply: dict | None) -> Any:
@@ -426,7 +444,8 @@ class ObjectChild:
 
     def _message(self, why: str) -> str:
         tail = self.output.last_lines(15)
-        text = why + "."
+        first, *rest = why.split("\n")  # a sentence, then perhaps a `look at:` line
+        text = "\n".join([first if first.endswith(".") else first + ".", *rest])
         if tail:
             text += "\nIt printed:\n" + "\n".join("    " + line for line in tail.splitlines())
         return plain(self.rename(text))
@@ -462,7 +481,7 @@ def _describe(op: str, fields: dict) -> str:
     if op in ("getattr", "callmethod"):
         return f"`.{name}`{on}"
     if op == "await":
-        return f"awaiting a {type_name(target)}"
+        return f"awaiting a {type_name(target).removeprefix('builtins.')}"
     if op == "call":
-        return f"calling a {type_name(target)}"
+        return f"calling a {type_name(target).removeprefix('builtins.')}"
     return f"`{op}`{on}"

@@ -26,9 +26,13 @@ from pathlib import Path
 import pytest
 
 from workshop import server
+from workshop.runner import LOOK_AT
 from workshop.untrusted import plain
 
 _RESULTS = pytest.StashKey[dict]()
+# The report section workshop.harness adds when the server's side explains a failure: it
+# goes first in the message (what the server did, then what the test saw).
+DIAGNOSIS = "what happened"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -113,6 +117,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if results and results[-1]["nodeid"] == item.nodeid:
         return report  # setup already failed, or teardown after a failure: keep the first
     message = _message(call) if not report.passed else ""
+    told = "\n".join(text for name, text in report.sections if name == DIAGNOSIS)
+    if message and told:  # what happened on the server's side comes first (harness.diagnosis)
+        if LOOK_AT.search(told):  # it knows better where to look: one pointer, not two
+            message = LOOK_AT.sub("", message).replace("\n\n", "\n").rstrip()
+        message = f"{told}\nThen the test failed: {message}"
     results.append(
         {
             "nodeid": item.nodeid,

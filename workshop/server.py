@@ -27,10 +27,15 @@ SERVING = re.compile(rb"Serving on http://(?P<host>[^:\s]+):(?P<port>\d+)")
 START_TIMEOUT = 5.0  # seconds for `Serving on` to appear
 KEEP = 64 * 1024  # bytes of output kept (the most recent)
 FLOOD = 1024 * 1024  # bytes of output after which the server is stopped as flooding
+# The watchdog (workshop/watchdog.py) comes from the trusted checkout, first on sys.path
+# for that one import, then taken off again: the learner's server then runs as it would.
 RUN_SKETCH = (
+    "sys.path.insert(0, {root!r}); from workshop import watchdog; del sys.path[0]; "
+    "watchdog.start(sys.path[-1]); "
     "import runpy; sys.argv[0] = 'sketch'; "
     "runpy.run_module('sketch', run_name='__main__', alter_sys=True)"
 )
+ROOT = Path(__file__).resolve().parent.parent  # the trusted checkout
 
 
 class ServerFailed(Exception):
@@ -101,9 +106,11 @@ class ServerProcess:
         self.host = "127.0.0.1"
         self.port = 0
         self.flooded = False
+        self.signals: list[int] = []  # the signals a test sent it, in order
         self.rename = rename
         self.confinement = confinement or sandbox.Confinement(False)
-        argv = sandbox.python_bootstrap([*extra_path, self.sketch_dir], RUN_SKETCH)
+        run = RUN_SKETCH.format(root=str(ROOT))
+        argv = sandbox.python_bootstrap([*extra_path, self.sketch_dir], run)
         self.command = argv + self.shown[3:]  # subclasses may run another program
         path = os.pathsep.join(str(p) for p in [self.sketch_dir, *extra_path])
         # For such other programs; `python -I` ignores them.
@@ -189,6 +196,7 @@ class ServerProcess:
     def send_signal(self, sig: int = signal.SIGINT) -> None:
         """Signal the server. In the sandbox, its PID 1 (tini) passes the signal on."""
         assert self.proc is not None
+        self.signals.append(sig)
         if self._pid_fd is not None and self._signal_pid is None:
             self._signal_pid = sandbox.read_child_pid(self._pid_fd)
             os.close(self._pid_fd)
@@ -241,19 +249,46 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def describe_death(self) -> str | None:
-        """Why the server is no longer usable, or None if it is."""
+    def how_it_ended(self) -> str | None:
+        """One true line on how the server stopped, or None while it runs."""
         if self.flooded:
             return (
-                f"The server printed more than {FLOOD // 1024} KiB of output and was stopped.\n"
-                f"Its last output:\n{_indent(self.tail(15))}"
+                f"The server printed more than {FLOOD // 1024} KiB of output, so it was "
+                "stopped: is something printed in a loop, or for every byte received?"
             )
-        if self.proc is not None and self.proc.poll() is not None:
-            return (
-                f"The server exited with code {self.exit_code} while it was serving.\n"
-                f"Its last output:\n{_indent(self.tail(15) or '(none)')}"
-            )
-        return None
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        code = self.exit_code
+        if not self.signals:
+            return f"The server {_ended(code)} while it was serving: the test did not stop it."
+        if code is not None and -code in self.signals:
+            killer = _signal_name(-code)
+            return f"The {killer} the test sent killed the server: nothing in it handled {killer}."
+        return f"The server {_ended(code)} after the test sent it {_signal_name(self.signals[-1])}."
+
+    def expected_exit(self) -> bool:
+        """Whether it exited with code 0 after a test signalled it: the exit a test asks for."""
+        return bool(self.signals) and not self.flooded and self.exit_code == 0
+
+    def describe_death(self) -> str | None:
+        """How the server ended and its last output, or None while it runs."""
+        ended = self.how_it_ended()
+        if ended is None:
+            return None
+        return f"{ended}\nIts last output:\n{_indent(self.tail(15) or '(none)')}"
+
+
+def _ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"was killed by {_signal_name(-code)}"
+    return f"exited with code {code}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def read_output(fd: int, output: Output, on_flood) -> None:

@@ -114,7 +114,7 @@ class OneShotHttpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         #: todo parsing Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and
-        #:     close.
+        #:     close; httptools.HttpParserUpgrade is no error: carry on.
         try:
             self.parser.feed(data)
         except httptools.HttpParserUpgrade:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 
@@ -69,4 +70,24 @@ def namespace() -> Collection:
                 if RECOVER not in value.pre:
                     value.pre = [RECOVER, *value.pre]
                 ns.add_task(value)
+                _add_usage(value)
     return ns
+
+
+POSITIONAL_WORDS = {"step": "STAGE"}  # how `--help` names a positional (else its name, upper)
+
+
+def _add_usage(task: Task) -> None:
+    """End the task's docstring with how its positionals are typed (`invoke --help check`
+    shows the docstring and the options, and would never say that STAGE may come first)."""
+    if not task.positional or "\nUsage: invoke " in (task.__doc__ or ""):
+        return
+    words, lines = [], []
+    for name in task.positional:
+        word = POSITIONAL_WORDS.get(name, name.rstrip("_").upper())
+        said = task.help.get(name, "")
+        words.append(f"[{word}]" if "default" in said else word)
+        flag = name.rstrip("_").replace("_", "-")
+        lines.append(f"  {word}  {said}; also --{flag} {word}")
+    usage = f"Usage: invoke {task.name} {' '.join(words)} [--options]"
+    task.__doc__ = "\n".join([inspect.getdoc(task) or "", "", usage, *lines])

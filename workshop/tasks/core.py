@@ -12,7 +12,7 @@ from workshop import board_client, checkpoints, doctables, graderrecord, manifes
 from workshop import build as builder
 from workshop.console import console, esc
 from workshop.manifest import Stage
-from workshop.runner import StageRun
+from workshop.runner import StageRun, TestResult
 
 
 def pick_stage(step: str | None) -> Stage:
@@ -110,20 +110,23 @@ def after_pass(stage: Stage, run: StageRun, first_time: bool) -> None:
 
 def report_failure(stage: Stage, run: StageRun) -> None:
     out = console()
-    folder = stage.step_dir().relative_to(manifest.ROOT)
-    if run.sketch_dir != stage.step_dir():
-        folder = run.sketch_dir.relative_to(manifest.ROOT)
+    folder = run.sketch_dir
+    if folder.is_relative_to(manifest.ROOT):
+        folder = folder.relative_to(manifest.ROOT)
     stopped = " (stopped at the first failure)" if run.stopped_early else ""
     out.print(f"[stage]Stage {stage.id}[/] · {esc(stage.title)}")
     out.print(f"[bad]✗ {run.summary()}{stopped}[/]\n")
     failure = run.first_failure
     if failure is not None:
         out.print(f"[bold]{esc(failure.name)}[/]")
-        out.print(_indent(_short(failure.message or "(no message)", run)), markup=False)
+        message = failure.message or "(no message)"
+        out.print(_indent(_short(message, run)), markup=False)
         where = run.where_to_look()
-        if failure.output and not (where and where.todo):
+        printed = _unsaid(failure.output, message)
+        if printed and not (where and where.todo):
             out.print("\n[dim]The server printed:[/]")
-            out.print(_indent(_tail(failure.output, 12)), markup=False)
+            out.print(_indent(_tail(printed, 12)), markup=False)
+        _list_other_failures(run, failure)
     elif run.collection_errors:
         out.print("[bold]The tests could not be loaded:[/]")
         out.print(_indent(_tail(run.collection_errors[0]["message"], 15)), markup=False)
@@ -141,6 +144,32 @@ def report_failure(stage: Stage, run: StageRun) -> None:
         f"[cmd]invoke solve {stage.id}[/] (your work is backed up). "
         "More detail: [cmd]--verbose[/]."
     )
+
+
+def _unsaid(output: str, message: str) -> str:
+    """OUTPUT without its first line when the message already says it (how the server
+    ended: workshop.server.ServerProcess.describe_death), and without the heading after it."""
+    lines = output.rstrip().splitlines()
+    if lines and lines[0].strip() and lines[0].strip() in message:
+        lines = lines[1:]
+        if lines and lines[0] == "Its last output:":
+            lines = [line.removeprefix("    ") for line in lines[1:]]
+    return "\n".join(lines)
+
+
+def _list_other_failures(run: StageRun, shown: TestResult, width: int = 100) -> None:
+    """One line for each failure after the first: the summary's count, all of it named."""
+    others = [test for test in run.tests if not test.ok and test is not shown]
+    if not others:
+        return
+    out = console()
+    out.print(f"\n[bad]And {len(others)} more:[/]")
+    for test in others:
+        first = (test.message or "(no message)").strip().splitlines()[0]
+        if len(first) > width:
+            first = first[: width - 3] + "..."
+        status = "" if test.status == "fail" else f"({test.status}) "
+        out.print(f"  ✗ {test.name}: {status}{first}", markup=False, highlight=False)
 
 
 def _short(message: str, run: StageRun, most: int = 25) -> str:

@@ -77,6 +77,22 @@ def next(c):  # noqa: A001 - `invoke next` is the name a learner types
     """One line: your current stage, its lesson, the first open TODO, and the command to run."""
     stage = state.current_stage(ROOT)
     out = console()
+    passed = state.load(ROOT).passed
+    if stage.id == manifest.final(ROOT).id and stage.id in passed:
+        left = [s for s in manifest.stages(ROOT) if s.id not in passed]
+        if not left:
+            out.print(
+                f"[ok]You have finished the workshop[/]: all {len(passed)} stages passed, and "
+                "sketch is a web framework. Each lesson ends with challenges to go further; "
+                "[cmd]invoke progress[/] shows the whole way."
+            )
+            return
+        names = ", ".join(s.id for s in left)
+        out.print(
+            f"The last stage passed; these have not yet: {esc(names)}. "
+            f"[cmd]invoke goto {left[0].id}[/] makes the first your current stage."
+        )
+        return
     lesson = _rel(stage.lesson())
     todo = first_todo(stage)
     where = f", then open [path]{todo[0]}:{todo[1]}[/]" if todo else ""
@@ -251,7 +267,8 @@ def reset(c, step=None):
 
 # --- diff ------------------------------------------------------------------------------------
 
-AGAINST = ("solution", "skeleton", "checkpoint", "backup")
+AGAINST = ("checkpoint", "skeleton", "reference", "backup")
+SAME_AS = {"solution": "reference", "answer": "reference"}  # other words a learner may use
 
 
 def unified_diff(theirs: Files, yours: Files, their_label: str, your_label: str) -> list[str]:
@@ -287,7 +304,7 @@ def unified_diff(theirs: Files, yours: Files, their_label: str, your_label: str)
 
 def compare_with(stage: Stage, against: str, backup: str | None = None, root: Path = ROOT):
     """(their files, their label) for `invoke diff --against AGAINST`."""
-    if against == "solution":
+    if against == "reference":
         if not swap.reference(stage, root):
             from workshop import edition
 
@@ -308,18 +325,26 @@ def compare_with(stage: Stage, against: str, backup: str | None = None, root: Pa
     positional=["step"],
     help={
         "step": STEP_HELP,
-        "against": "compare with: solution (default), skeleton, checkpoint (your last pass) "
+        "against": "compare with: checkpoint (your code when the stage first passed; the "
+        "default once there is one), skeleton (the default before), reference (the answer) "
         "or backup",
         "backup": "compare with this backup, e.g. 3 (with --against backup and no --backup: "
         "the newest not made by restore)",
     },
 )
-def diff(c, step=None, against="solution", backup=None):
-    """Show a unified diff of your sketch/ against the reference, skeleton or checkpoint."""
+def diff(c, step=None, against=None, backup=None):
+    """Show what you changed: a unified diff of your sketch/ against your checkpoint, the
+    skeleton, a backup, or (only when asked) the reference."""
     stage = pick_stage(step)
     out = console()
-    if backup and against == "solution":
-        against = "backup"  # naming a backup says what to compare with
+    if not against:
+        if backup:
+            against = "backup"  # naming a backup says what to compare with
+        elif checkpoints.has_checkpoint(stage, ROOT):
+            against = "checkpoint"
+        else:
+            against = "skeleton"
+    against = SAME_AS.get(against, against)
     if against not in AGAINST:
         raise Exit(f"--against must be one of: {', '.join(AGAINST)}", code=2)
     try:
@@ -328,6 +353,11 @@ def diff(c, step=None, against="solution", backup=None):
         raise _fail(error) from None
     yours = swap.learner_sketch(stage, ROOT)
     your_label = _rel(stage.step_dir() / swap.PACKAGE)
+    if against == "reference":
+        said = f"[warn]This is the answer[/]: the reference solution of {stage.id}"
+    else:
+        said = DIFF_BASES[against].format(label=esc(label))
+    out.print(f"{said} (-), against {esc(your_label)}/ as it is now (+).")
     lines = unified_diff(theirs, yours, label, your_label)
     if not lines:
         out.print(f"{esc(your_label)}/ and {esc(label)} are the same.")
@@ -338,6 +368,13 @@ def diff(c, step=None, against="solution", backup=None):
         out.print(line, style=style, markup=False, highlight=False)
     changed = sum(1 for line in lines if line.startswith("+++") or line.startswith("Binary"))
     out.print(f"\n[dim]{changed} file(s) differ: {esc(label)} (-) against yours (+).[/]")
+
+
+DIFF_BASES = {  # the first line of a diff: what it compares your code with
+    "checkpoint": "Your code when the stage first passed ({label})",
+    "skeleton": "The skeleton as shipped",
+    "backup": "The backup {label}",
+}
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -376,9 +413,15 @@ def progress(c):
     saved = state.load(ROOT)
     current = state.current_stage(ROOT)
     git = checkpoints.uses_git(ROOT)
-    table = Table("", "stage", "status", "reference", "hints", "checkpoint", box=box.SIMPLE)
-    for column in table.columns:
-        column.no_wrap = True
+    table = Table(box=box.SIMPLE, pad_edge=False)
+    # Stage names and statuses never shrink; on a narrow terminal the last columns fold.
+    width = max(len(stage.id) for stage in manifest.stages(ROOT))
+    table.add_column("", no_wrap=True)
+    table.add_column("stage", no_wrap=True, min_width=width)
+    table.add_column("status", no_wrap=True, min_width=len("in progress"))
+    table.add_column("reference", overflow="fold")
+    table.add_column("hints", no_wrap=True)
+    table.add_column("checkpoint", overflow="fold")
     marks = {
         "passed": "[ok]passed[/]",
         "failing": "[bad]failing[/]",

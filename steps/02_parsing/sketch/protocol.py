@@ -22,9 +22,9 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = RequestParser(self.on_request)
 
     def data_received(self, data: bytes) -> None:
-        # TODO(02_parsing): Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close.
+        # TODO(02_parsing): Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close; httptools.HttpParserUpgrade is no error: carry on.
         raise NotImplementedError(
-            "02_parsing: sketch/protocol.py: HttpProtocol.data_received: Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close."
+            "02_parsing: sketch/protocol.py: HttpProtocol.data_received: Feed the bytes to self.parser; on httptools.HttpParserError answer 400 and close; httptools.HttpParserUpgrade is no error: carry on."
         )
 
     def on_request(self, raw: RawRequest) -> None:

@@ -54,7 +54,7 @@ def read_wire(response, *, head: bool = False) -> Wire:
     expect(
         blank,
         "the response head must end with an empty line: CRLF CRLF after the last header",
-        expected=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+        expected="the status line and the header lines, then b'\\r\\n\\r\\n', then the body",
         got=raw,
         look=LOOK,
     )

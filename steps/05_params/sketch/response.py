@@ -11,7 +11,8 @@ from typing import Any
 
 from multidict import CIMultiDict
 
-# Statuses that never carry a body, nor a Content-Length (RFC 9110, 6.4.1).
+# Statuses that never carry a body, nor a Content-Length (RFC 9110, 6.4.1), besides every
+# 1xx: a response has none when `status < 200 or status in NO_BODY`.
 NO_BODY = frozenset({204, 304})
 
 
