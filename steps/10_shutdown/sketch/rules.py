@@ -51,11 +51,16 @@ def check_request_line(method: bytes, target: bytes | bytearray, version: str) -
             raise RequestRejected(400, "a request target is a path, a whole URL, or *")
 
 
-def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_size: int) -> None:
-    """The header fields that decide who the request is for and how its body is framed."""
+def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_size: int) -> bool:
+    """The header fields that decide who the request is for and how its body is framed.
+
+    Returns whether the client waits for `100 Continue` before it sends the body (RFC 9110,
+    10.1.1): the one pass over the fields that checks `Expect` finds that out too.
+    """
     hosts: list[bytes] = []
     content_types = 0
     codings: list[bytes] = []  # the transfer codings, in the order they were applied
+    expects_continue = False
     for name, value in headers:
         name = name.lower()
         if name == b"host":
@@ -66,8 +71,10 @@ def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_si
             raise body_too_large(client_max_size)  # before a byte of it is read
         elif name == b"transfer-encoding":
             codings += [coding.strip().lower() for coding in value.split(b",")]
-        elif name == b"expect" and value.lower() != b"100-continue":
-            raise RequestRejected(417, "the only expectation we meet is 100-continue")
+        elif name == b"expect":
+            if value.lower() != b"100-continue":
+                raise RequestRejected(417, "the only expectation we meet is 100-continue")
+            expects_continue = True
     if len(hosts) > 1:  # which one would the handler believe? (RFC 9112 3.2)
         raise RequestRejected(400, "a request has one Host header, not several")
     if hosts and not valid_host(hosts[0].decode("latin-1")):
@@ -78,6 +85,7 @@ def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_si
         raise RequestRejected(400, "a request has one Content-Type header, not several")
     if codings:
         check_transfer_codings(version, codings)
+    return expects_continue
 
 
 def check_transfer_codings(version: str, codings: list[bytes]) -> None:
