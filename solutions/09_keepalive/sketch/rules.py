@@ -8,6 +8,7 @@ RequestRejected, and the limits table of the lesson says why each answer is the 
 """
 
 import re
+from functools import lru_cache
 
 from sketch.limits import RequestRejected, body_too_large
 from sketch.target import split_target
@@ -17,6 +18,15 @@ from sketch.target import split_target
 HOST = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+\]|(?:[\w.~!$&'()*+,;=-]+|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?", re.ASCII
 )
+
+
+# A server hears the same few Host values again and again (each keep-alive client sends its
+# own with every request): the regex runs once per value, a dict lookup answers the rest.
+# At most 128 values are kept (at most 8 KiB each: max_field_size), the least recent dropped.
+@lru_cache(maxsize=128)
+def valid_host(host: str) -> bool:
+    """HOST is a host name or address, and an optional port: 'example.com:8080'."""
+    return HOST.fullmatch(host) is not None
 
 
 def check_request_line(method: bytes, target: bytes | bytearray, version: str) -> None:
@@ -37,15 +47,20 @@ def check_request_line(method: bytes, target: bytes | bytearray, version: str) -
         authority = split_target(target.decode("latin-1")).authority
         if "@" in authority:  # user:password@host, made to look like another host's
             raise RequestRejected(400, "a request target has no user:password@")
-        if not authority or not HOST.fullmatch(authority):
+        if not authority or not valid_host(authority):
             raise RequestRejected(400, "a request target is a path, a whole URL, or *")
 
 
-def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_size: int) -> None:
-    """The header fields that decide who the request is for and how its body is framed."""
+def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_size: int) -> bool:
+    """The header fields that decide who the request is for and how its body is framed.
+
+    Returns whether the client waits for `100 Continue` before it sends the body (RFC 9110,
+    10.1.1): the one pass over the fields that checks `Expect` finds that out too.
+    """
     hosts: list[bytes] = []
     content_types = 0
     codings: list[bytes] = []  # the transfer codings, in the order they were applied
+    expects_continue = False
     for name, value in headers:
         name = name.lower()
         if name == b"host":
@@ -56,11 +71,13 @@ def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_si
             raise body_too_large(client_max_size)  # before a byte of it is read
         elif name == b"transfer-encoding":
             codings += [coding.strip().lower() for coding in value.split(b",")]
-        elif name == b"expect" and value.lower() != b"100-continue":
-            raise RequestRejected(417, "the only expectation we meet is 100-continue")
+        elif name == b"expect":
+            if value.lower() != b"100-continue":
+                raise RequestRejected(417, "the only expectation we meet is 100-continue")
+            expects_continue = True
     if len(hosts) > 1:  # which one would the handler believe? (RFC 9112 3.2)
         raise RequestRejected(400, "a request has one Host header, not several")
-    if hosts and not HOST.fullmatch(hosts[0].decode("latin-1")):
+    if hosts and not valid_host(hosts[0].decode("latin-1")):
         raise RequestRejected(400, "the Host header is not a host name and port")
     if version == "1.1" and not hosts:
         raise RequestRejected(400, "an HTTP/1.1 request must have a Host header")
@@ -68,6 +85,7 @@ def check_fields(version: str, headers: list[tuple[bytes, bytes]], client_max_si
         raise RequestRejected(400, "a request has one Content-Type header, not several")
     if codings:
         check_transfer_codings(version, codings)
+    return expects_continue
 
 
 def check_transfer_codings(version: str, codings: list[bytes]) -> None:

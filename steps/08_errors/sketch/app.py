@@ -33,6 +33,9 @@ class Application(MutableMapping[str, Any]):
         self.client_max_size = client_max_size  # bytes of request body, at most (aiohttp's)
         self._state: dict[str, Any] = {}
         self.middlewares = list(middlewares)  # the first is the outermost
+        # dispatch wrapped in every middleware, and the list it was built from (middleware_chain)
+        self.chain: Handler = self.dispatch
+        self.chain_of: list[Middleware] | None = None
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.on_cleanup: list[Hook] = []
@@ -45,11 +48,18 @@ class Application(MutableMapping[str, Any]):
         )
 
     async def middleware_chain(self, request: Request) -> Response:
-        """Pass the request through the middlewares, outermost first, to the router."""
-        handler: Handler = self.dispatch
-        for middleware in reversed(self.middlewares):
-            handler = partial(middleware, handler=handler)
-        return await handler(request)
+        """Pass the request through the middlewares, outermost first, to the router.
+
+        The chain is built at the first request, and again only if app.middlewares has
+        changed since: not once per request. Nothing awaits between the check and the
+        build, so no other request can see a chain half made.
+        """
+        if self.chain_of != self.middlewares:
+            handler: Handler = self.dispatch
+            for middleware in reversed(self.middlewares):
+                handler = partial(middleware, handler=handler)
+            self.chain, self.chain_of = handler, list(self.middlewares)
+        return await self.chain(request)
 
     async def dispatch(self, request: Request) -> Response:
         """The innermost handler: route the request and call the route's handler."""

@@ -28,6 +28,9 @@ class Request:
         self.app = app  # the Application serving this request
         self.transport = transport  # the connection it came on
         self.match_info: dict[str, str] = {}  # filled by the router: {"name": "bob"}
+        # The target in its parts, Target('', '', '/search?q=asyncio'). Split now: every
+        # request is routed on its path. The rest (a URL, the headers) is built on first use.
+        self.target: Target = split_target(raw.target.decode("latin-1"))
 
     @property
     def method(self) -> str:
@@ -37,11 +40,6 @@ class Request:
     def version(self) -> str:
         """The HTTP version, "1.1" or "1.0"."""
         return self.raw.version
-
-    @cached_property
-    def target(self) -> Target:
-        """The request-target in its parts: Target('', '', '/search?q=asyncio')."""
-        return split_target(self.raw.target.decode("latin-1"))
 
     @cached_property
     def rel_url(self) -> URL:
@@ -77,7 +75,10 @@ class Request:
     @property
     def path(self) -> str:
         """The percent-decoded path: '/users/Jürgen' for b'/users/J%C3%BCrgen'."""
-        return self.rel_url.path
+        # The router asks every request for it, and most paths have no %-escape: such a path
+        # is its own decoding, and needs no URL object.
+        path = self.target.path_and_query.partition("?")[0]
+        return self.rel_url.path if "%" in path else path
 
     @property
     def raw_path(self) -> str:

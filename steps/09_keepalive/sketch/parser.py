@@ -120,15 +120,16 @@ class RequestParser:
         self.in_head = False
         self.head_size = 0
         version = self.parser.get_http_version()
-        self.check_head(version)
+        waits_for_continue = self.check_head(version)
         # An HTTP/1.0 client knows no 100 Continue: it sends its body without waiting.
-        if version == "1.1" and expects_continue(self.headers):
+        if waits_for_continue and version == "1.1":
             self.on_expect_continue()
 
-    def check_head(self, version: str) -> None:
-        """Refuse, once the headers are in, what no body or handler should ever see."""
+    def check_head(self, version: str) -> bool:
+        """Refuse, once the headers are in, what no body or handler should ever see. Returns
+        whether the client waits for `100 Continue` before it sends the body."""
         check_request_line(self.parser.get_method(), self.url, version)  # sketch/rules.py
-        check_fields(version, self.headers, self.limits.client_max_size)
+        return check_fields(version, self.headers, self.limits.client_max_size)
 
     def on_body(self, body: bytes) -> None:
         self.body += body
@@ -146,8 +147,3 @@ class RequestParser:
         )
         self.on_request(request)
         self.in_head = True  # whatever comes next is the head of the next request
-
-
-def expects_continue(headers: list[tuple[bytes, bytes]]) -> bool:
-    """The client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1)."""
-    return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in headers)
