@@ -12,6 +12,15 @@ from workshop import files, manifest
 ROOT = manifest.ROOT
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow tests first (a stable sort: the rest keep their order).
+
+    Run in parallel (`python -m pytest -n auto --dist worksteal`, as CI does), a test of a
+    minute that started last would hold the whole run up while the other workers sit idle.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     """A fresh clone of this repository's committed state, plus uncommitted tooling.

@@ -75,6 +75,7 @@ def kill_every_operation(template: Path, workdir: Path, code: str, git_repo: boo
     pytest.fail(f"the swap did not finish within {MAX_OPERATIONS} operations")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("swap_kind", list(SWAPS))
 def test_a_swap_killed_after_any_operation_leaves_the_old_or_the_new_tree(
     clone: Path, tmp_path: Path, swap_kind: str
