@@ -157,14 +157,21 @@ def run_stage(
             "--sketch-dir", str(sketch_dir),
             *(["--sandbox"] if sandboxed else []),
             "-p", "no:cacheprovider",
-            # Plugins no stage test uses; hypothesis's alone costs ~0.6 s of imports a run.
-            "-p", "no:hypothesispytest", "-p", "no:anyio",
+            # Exactly the plugins stage tests use (PYTEST_DISABLE_PLUGIN_AUTOLOAD, below):
+            # whatever else is installed (hypothesis, xdist, ...) costs imports on every
+            # check, and a plugin the judge did not choose has no business in it.
+            "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
             "-v" if verbose else "-q",
             *(["-x"] if first_failure else []),
             *pytest_args,
         ]  # fmt: skip
         # No token, and no file of the CI job's (GITHUB_OUTPUT ...), reaches a learner's process.
-        process_env = {**untrusted.child_env(), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        process_env = {
+            **untrusted.child_env(),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            **(env or {}),
+        }
         process_env["PYTHONPATH"] = os.pathsep.join(
             [str(root), *filter(None, [process_env.get("PYTHONPATH")])]
         )
