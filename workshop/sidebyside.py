@@ -10,9 +10,10 @@ reports it there: the same pass, the same failure message, the same server outpu
 What a test needs to be run this way:
 - it is a coroutine (`async def test_...`) and stands alone: its own connections, its own
   fresh server when it signals one, nothing shared with the tests that run beside it;
-- it asks only for `serve`, `tmp_path`, `sketch`, `apps` and `drivers`, made here, because
-  pytest sets fixtures up for one test at a time and these tests have started long before
-  their turn (the object child answers several threads at once).
+- it asks only for `serve`, `tmp_path`, `sketch`, `apps` and `drivers`, made here, and for
+  its own `parametrize` arguments, because pytest sets fixtures up for one test at a time
+  and these tests have started long before their turn (the object child answers several
+  threads at once).
 Each one keeps its time limit, counted from the moment it starts.
 """
 
@@ -115,8 +116,11 @@ class SideBySide:
         for item in filter(wanted, items):
             assert isinstance(item, pytest.Function)
             kwargs = {}
+            params = item.callspec.params if hasattr(item, "callspec") else {}
             for name in item.fixturenames:
-                if name == "serve":
+                if name in params:  # @pytest.mark.parametrize: this item's own value
+                    kwargs[name] = params[name]
+                elif name == "serve":
                     kwargs[name], fresh = self.make_serve(item)
                     self.fresh.append(fresh)
                 elif name == "tmp_path":

@@ -74,6 +74,9 @@ async def test_handlers_see_the_state_startup_hooks_put_on_the_app(serve, shared
     )
 
 
+# The tests with a server of their own mostly wait for it to start and exit: they run side by
+# side (workshop/sidebyside.py), each on its own process, so the stage checks in the time of one.
+@pytest.mark.side_by_side
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_a_signal_runs_shutdown_then_cleanup_hooks_and_exits_0(serve, tmp_path, signum):
     marker, listening = tmp_path / "marker", tmp_path / "listening"
@@ -125,6 +128,7 @@ async def test_a_signal_runs_shutdown_then_cleanup_hooks_and_exits_0(serve, tmp_
     )
 
 
+@pytest.mark.side_by_side
 async def test_the_hooks_run_however_the_wait_for_the_signal_ends(serve, tmp_path):
     marker = tmp_path / "marker"
     server = serve("apps:cancelling_app", env={"MARKER": str(marker)}, fresh=True)
