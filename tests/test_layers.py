@@ -157,3 +157,32 @@ def test_the_import_trap_catches_a_module_that_writes_when_imported(tmp_path):
     )
     assert "made-at-import.txt" in json.loads(done.stdout.strip().splitlines()[-1])["busy"]
     assert not (tmp_path / "made-at-import.txt").exists()
+
+
+# What only some tasks need, and costs every command milliseconds when a task module imports
+# it at its top (workshop/tasks/__init__.py): `invoke --list` (which runs no task) imports none.
+# asyncio and ssl are not here: invoke itself imports them (invoke.context -> unittest.mock).
+HEAVY = ("workshop.grading", "workshop.classgrade", "workshop.board_client", "workshop.build",
+         "workshop.markers", "workshop.newstep", "workshop.edition", "workshop.update",
+         "workshop.graderrecord", "workshop.doctables", "workshop.runner", "tomlkit",
+         "junitparser", "psutil", "rich", "urllib.request", "statistics", "watchfiles")  # fmt: skip
+
+
+def test_invoke_list_imports_none_of_what_only_some_tasks_need():
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "invoke", "--list"],
+        cwd=manifest.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    # -X importtime writes one line per module imported: "import time: self | total | name".
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "check" in done.stdout and "workshop.manifest" in loaded, "nothing was listed"
+    heavy = sorted(m for m in HEAVY if m in loaded)
+    assert not heavy, (
+        f"`invoke --list` imports {', '.join(heavy)}: a task module imports it at its top; "
+        "import it inside the task (or helper) that uses it"
+    )

@@ -21,13 +21,13 @@ import getpass
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workshop import manifest, state
-from workshop.manifest import Stage
-from workshop.runner import StageRun
+
+if TYPE_CHECKING:
+    from workshop.manifest import Stage
+    from workshop.runner import StageRun
 
 POST_TIMEOUT = 2.0  # seconds the detached poster waits for the board
 JOIN_TIMEOUT = 5.0  # seconds `invoke join` waits: a person is watching
@@ -102,6 +102,9 @@ def post(
     url: str, body: dict[str, Any], timeout: float, token: str | None = None
 ) -> dict[str, Any]:
     """POST BODY as JSON (as the learner holding TOKEN); the JSON answer, or a BoardError."""
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(body).encode("utf-8")
     headers = {"Content-Type": "application/json"}
     if token:

@@ -1,4 +1,10 @@
-"""Invoke tasks, one module per audience; `namespace()` gathers every task they define."""
+"""Invoke tasks, one module per audience; `namespace()` gathers every task they define.
+
+Every command, `invoke --list` included, imports every task module, so a task module imports
+at its top only what is cheap or what most tasks use; a workshop module that one or two
+tasks need (the grader, the builder, the board client, ...) is imported inside them.
+tests/test_layers.py names the heavy modules `invoke --list` must not import.
+"""
 
 from __future__ import annotations
 

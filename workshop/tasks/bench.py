@@ -4,10 +4,8 @@ feedback loop is (`bench-check`). The benchmarks themselves are scripts in bench
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -81,6 +79,8 @@ def bench(
     plot=None,
 ):
     """Measure sketch against aiohttp, uvicorn and the limit: requests/s, latency, ratios."""
+    import argparse
+
     bench_module = _benchmark("bench")
     sketch_dir = target_dir(target)
     try:
@@ -205,6 +205,8 @@ def _watch_rerun(stage: manifest.Stage) -> float | None:
 )
 def bench_check(c, repeat=3, verify=True):
     """Time the feedback loop: `invoke check` per stage, `invoke verify`, `invoke watch`."""
+    import statistics
+
     from rich.table import Table
 
     out = console()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from workshop import board_client, manifest
+from workshop import manifest
 from workshop.console import console, esc
 
 
@@ -69,6 +69,8 @@ def _export(database: Path, target: Path) -> None:
 )
 def join(c, url=None, code=None, name="", leave=False):
     """Report your checks to the instructor's room board: stage, counts, failing test, time."""
+    from workshop import board_client
+
     out = console()
     if leave:
         left = board_client.leave()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from invoke import Exit, task
-from rich.table import Table
 
-from workshop import board_client, checkpoints, doctables, graderrecord, manifest, runner, state
-from workshop import build as builder
+from workshop import manifest, state
 from workshop.console import console, esc
-from workshop.manifest import Stage
-from workshop.runner import StageRun, TestResult
+
+if TYPE_CHECKING:
+    from workshop.manifest import Stage
+    from workshop.runner import StageRun, TestResult
 
 
 def pick_stage(step: str | None) -> Stage:
@@ -36,6 +37,8 @@ def pick_stage(step: str | None) -> Stage:
 )
 def check(c, step=None, verbose=False, keep_going=False, solution=False):
     """Run the tests of a stage against your code, and say what to do next."""
+    from workshop import board_client, runner
+
     stage = pick_stage(step)
     out = console()
     if not stage.is_written():
@@ -91,6 +94,8 @@ def report_pass(stage: Stage, run: StageRun, solution: bool) -> None:
 
 def after_pass(stage: Stage, run: StageRun, first_time: bool) -> None:
     """What else happens when the learner's own code passes: its checkpoint, made once."""
+    from workshop import checkpoints
+
     out = console()
     try:
         made = checkpoints.make_checkpoint(stage)
@@ -196,6 +201,8 @@ def _tail(text: str, lines: int) -> str:
 
 
 def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
+    from workshop import runner
+
     solution = runner.run_stage(stage, sketch_dir=stage.solution_dir())
     skeleton = runner.run_stage(stage, sketch_dir=stage.step_dir())
     return solution, skeleton
@@ -213,6 +220,8 @@ def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
 def verify(c, step=None, jobs=2, strict=False, mistakes=False):
     """Prove every written stage: its solution passes and its skeleton fails; with
     --mistakes, that each known mistake fails it too, pointing at the mistake."""
+    from rich.table import Table
+
     out = console()
     stages = [manifest.find(step)] if step else list(manifest.stages())
     written = [s for s in stages if s.is_written()]
@@ -283,6 +292,9 @@ def _first(run: StageRun) -> str:
 def build(c, force=False, check=False):
     """Regenerate every stage's skeleton and solution from source/sketch, and the stage tables
     of the docs from stages.toml (instructors)."""
+    from workshop import build as builder
+    from workshop import doctables, graderrecord
+
     out = console()
     if check:
         drift = builder.drift()

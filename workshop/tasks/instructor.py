@@ -7,10 +7,8 @@ import difflib
 from pathlib import Path
 
 from invoke import Exit, task
-from rich.text import Text
 
-from workshop import build, edition, manifest, markers, newstep
-from workshop import update as updater
+from workshop import manifest
 from workshop.console import console, esc
 from workshop.tasks.core import pick_stage
 from workshop.tasks.grading import learner_repo
@@ -28,6 +26,10 @@ from workshop.tasks.grading import learner_repo
 def show(c, step, file=None, diff=False, skeleton=False):
     """Render a stage's sketch/ from source/sketch in memory, or its diff from the stage
     before: the way to review a lesson (instructors). Nothing is written."""
+    from rich.text import Text
+
+    from workshop import build, markers
+
     stage = pick_stage(step)
     stages = manifest.stages()
     before = stages[stages.index(stage) - 1] if stages.index(stage) else None
@@ -85,6 +87,8 @@ def show(c, step, file=None, diff=False, skeleton=False):
 )
 def new_step(c, name, after, title="", points=10, minutes=30):
     """Add a stage after another: manifest, source module with a TODO, lesson, test."""
+    from workshop import newstep
+
     out = console()
     try:
         result = newstep.new_step(
@@ -116,6 +120,8 @@ def new_step(c, name, after, title="", points=10, minutes=30):
 )
 def update(c, from_, ref=None, repo=None, dry_run=False):
     """Bring a newer workshop release in, replacing only files you never changed."""
+    from workshop import update as updater
+
     out = console()
     target = learner_repo(repo)
     try:
@@ -176,6 +182,8 @@ def update(c, from_, ref=None, repo=None, dry_run=False):
 )
 def release(c, kind, out, through, first=None, references="none"):
     """Write the classroom edition through a stage: no reference of a stage still open."""
+    from workshop import edition
+
     console_out = console()
     if kind != edition.KIND:
         raise Exit(f"release: the only edition is {edition.KIND!r}, not {kind!r}", code=2)

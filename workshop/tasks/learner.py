@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 
 from invoke import Exit, task
-from rich import box
-from rich.table import Table
 
 from workshop import checkpoints, manifest, state, swap, todos
 from workshop.console import console, esc
@@ -226,6 +224,9 @@ def restore(c, step=None, backup=None):
 @task(positional=["step"], help={"step": STEP_HELP})
 def backups(c, step=None):
     """List the backups of a stage, newest last, with the command to restore each."""
+    from rich import box
+    from rich.table import Table
+
     stage = pick_stage(step)
     out = console()
     found = checkpoints.list_backups(stage, ROOT)
@@ -409,6 +410,9 @@ def reference_cell(stage: Stage, root: Path = ROOT) -> str:
 @task
 def progress(c):
     """A table of every stage: passed or not, reference swapped in, hints used, checkpoint."""
+    from rich import box
+    from rich.table import Table
+
     out = console()
     saved = state.load(ROOT)
     current = state.current_stage(ROOT)
