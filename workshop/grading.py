@@ -63,13 +63,13 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped, SystemErr, TestCase, TestSuite
 
-from workshop import fingerprint, git, graderlock, lock, manifest, runner, untrusted
+from workshop import fingerprint, git, graderlock, lock, manifest, runner, timeouts, untrusted
 from workshop import sandbox as sandboxing
 from workshop.manifest import Stage
 
 SCHEMA_VERSION = 2
 SCHEMA = Path(__file__).parent / "schemas" / "grade.schema.json"
-STAGE_TIMEOUT = 120.0  # seconds for one stage's whole run when grading
+STAGE_TIMEOUT = timeouts.GRADE_STAGE_TIMEOUT  # seconds for one stage's whole run
 CLASSROOM_FAILURES_SHOWN = 5  # failing tests named per stage in the Classroom log
 SUMMARY_LINES = 12  # lines of a stage's first failure shown in the summary
 CLASSROOM_RUNNER = "workshop"  # the reporter reads $WORKSHOP_RESULTS for this runner id

@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import manifest, processes, sandbox, todos, untrusted
+from workshop import manifest, processes, sandbox, timeouts, todos, untrusted
 from workshop.manifest import Stage
 from workshop.untrusted import plain
 
-STAGE_TIMEOUT = 90.0  # seconds for one stage's whole run
+STAGE_TIMEOUT = timeouts.CHECK_STAGE_TIMEOUT  # seconds for one stage's whole run
 LOOK_AT = re.compile(r"^\s*look at:\s*(?P<where>.+)$", re.MULTILINE)
 
 
