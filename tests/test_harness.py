@@ -4,10 +4,13 @@ Each case is a small fake `sketch` package run through the real runner against s
 tests, as `invoke check` would run it.
 """
 
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from workshop import manifest, runner
@@ -114,3 +117,36 @@ def test_server_process_start_failure_is_an_exception_with_the_output(tmp_path):
     with pytest.raises(ServerFailed, match="exited with code 3") as error:
         ServerProcess(sketch_dir).start(timeout=3)
     assert "hello" in str(error.value)
+
+
+def test_a_server_whose_judge_is_killed_outright_exits_on_its_own(tmp_path):
+    # A judge killed by SIGKILL (or a closed pipe) cannot stop its servers: each one's
+    # watchdog (workshop/watchdog.py) sees it has lost its parent, and ends it.
+    sketch_dir = fake_sketch(tmp_path, serving())
+    judge = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from workshop.server import ServerProcess
+            server = ServerProcess({str(sketch_dir)!r}).start()
+            print(server.proc.pid, flush=True)
+            time.sleep(60)
+        """)],
+        cwd=manifest.ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert judge.stdout is not None
+        server = psutil.Process(int(judge.stdout.readline()))
+    finally:
+        judge.kill()
+        judge.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if server.status() == psutil.STATUS_ZOMBIE:  # ended, waiting to be reaped
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    else:
+        server.kill()
+        pytest.fail("the server outlived the judge that started it by 5 s")

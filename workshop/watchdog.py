@@ -7,6 +7,10 @@ times a second. Once the loop has been inside the same callback for BLOCKED seco
 prints one line to stderr naming the learner's function and the line it is stuck on; the
 judge puts that line first in the test's failure (workshop/harness.py). It decides
 nothing: it only explains. Started by workshop.server before the learner's package loads.
+
+It also ends the server once the process that started it is gone: a judge killed outright
+(SIGKILL, a closed pipe) cannot stop its servers, and an orphan would hold its port and
+its CPU until the machine restarts.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ def _watch(main: int | None, package: str) -> None:
     seen: FrameType | None = None  # the callback's frame: held, so its id is not reused
     since = time.monotonic()
     told: FrameType | None = None
+    parent = os.getppid()
     while True:
         time.sleep(EVERY)
+        if os.getppid() != parent:  # reparented: whoever started this server is gone
+            os._exit(1)
         stack = _stack(sys._current_frames().get(main))  # type: ignore[arg-type]
         if not stack:
             return  # the main thread has ended
