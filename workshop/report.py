@@ -15,6 +15,9 @@ never acts on a terminal or a CI log.
 status is one of pass, fail, error, timeout, skip. `message` is the failure's teaching
 message (the assertion text, without pytest's traceback); `output` is what the server
 printed meanwhile (its traceback names the TODO the learner has to fill in).
+
+PYTEST_DONT_REWRITE: it has no asserts to rewrite, and the harness imports it before pytest
+loads it as a plugin (which would otherwise warn that it cannot be rewritten).
 """
 
 from __future__ import annotations
