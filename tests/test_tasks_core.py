@@ -31,6 +31,13 @@ def test_check_with_a_finished_stage_passes_and_names_the_next_stage(clone):
     assert "steps/02_parsing/README.md" in done.stdout
 
 
+def test_check_verbose_shows_the_tests_and_no_warning_of_the_workshops_own(clone):
+    done = invoke(clone, "check", "01", "--solution", "--verbose")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout  # pytest's own lines, one per test
+    assert "warning" not in done.stdout.lower(), done.stdout  # nothing the learner can act on
+
+
 def test_check_with_the_reference_swapped_in_passes_but_counts_for_nothing(clone):
     step = clone / "steps" / "01_echo" / "sketch"
     shutil.rmtree(step)
