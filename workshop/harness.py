@@ -287,6 +287,8 @@ class _Pool:
         if fresh:  # a process of the test's own: no need to hold up the other threads
             return self._start(app, args, env)
         key = (app, args, tuple(sorted(env.items())))
+        # One lock for all: servers start one after another. Started at once, they share the
+        # cores, and the one most tests wait for (the first asked for) is up later.
         with self.lock:
             server = self.running.get(key)
             if server is None or not server.alive():
@@ -307,7 +309,10 @@ class _Pool:
         return server
 
     def close(self) -> None:
-        for server in self.running.values():
+        servers = list(self.running.values())
+        for server in servers:  # every one told at once, then each waited for
+            server.kill(wait=False)
+        for server in servers:
             server.kill()
 
 
