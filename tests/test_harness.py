@@ -135,7 +135,9 @@ def test_a_server_whose_judge_is_killed_outright_exits_on_its_own(tmp_path):
     )  # fmt: skip
     try:
         assert judge.stdout is not None
-        server = psutil.Process(int(judge.stdout.readline()))
+        line = judge.stdout.readline()
+        assert line.strip().isdigit(), f"the stand-in judge started no server: {line!r}"
+        server = psutil.Process(int(line))
     finally:
         judge.kill()
         judge.wait()

@@ -309,10 +309,7 @@ class _Pool:
         return server
 
     def close(self) -> None:
-        servers = list(self.running.values())
-        for server in servers:  # every one told at once, then each waited for
-            server.kill(wait=False)
-        for server in servers:
+        for server in self.running.values():
             server.kill()
 
 

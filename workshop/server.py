@@ -230,17 +230,14 @@ class ServerProcess:
         """The last COUNT lines it printed, as plain text with the learner's file names."""
         return plain(self.rename(self.output.last_lines(count, mark)))
 
-    def kill(self, wait: bool = True) -> None:
-        """Kill the server and everything it started; safe to call twice. WAIT (at most
-        2 s) until it is gone; without, the kill is only sent (to stop several at once)."""
+    def kill(self) -> None:
+        """Kill the server and everything it started; safe to call twice."""
         if self._pid_fd is not None:
             os.close(self._pid_fd)
             self._pid_fd = None
         if self.proc is None or self.proc.poll() is not None:
             return
         processes.kill_tree(self.proc.pid)
-        if not wait:
-            return
         try:
             self.proc.wait(2)
         except subprocess.TimeoutExpired:
