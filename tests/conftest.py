@@ -3,13 +3,17 @@
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from workshop import files, manifest
+from workshop import files, forkserver, manifest, runner, sandbox
 
 ROOT = manifest.ROOT
+# The two ways a learner's process starts: forked from the fork server (`invoke check`),
+# or cold (a grade). workshop/forkserver.py.
+WAYS = ["forked", "cold"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -78,3 +82,35 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+
+
+@pytest.fixture(params=WAYS)
+def check_stage_01(request):
+    """Run stage 01's tests on a sketch folder, with learner processes started one WAY."""
+    if request.param == "forked" and not forkserver.supported():
+        pytest.skip("no fork server on this platform")
+
+    def check(sketch_dir: Path) -> runner.StageRun:
+        stage = manifest.find("01_echo")
+        started = time.monotonic()
+        run = runner.run_stage(
+            stage,
+            sketch_dir=sketch_dir,
+            first_failure=True,
+            timeout=30,
+            fork_server=request.param == "forked",
+        )
+        run.duration = time.monotonic() - started
+        return run
+
+    return check
+
+
+@pytest.fixture(params=WAYS)
+def confinement(request):
+    """How a ServerProcess starts: forked from a fork server, or cold."""
+    if request.param == "forked" and not forkserver.supported():
+        pytest.skip("no fork server on this platform")
+    started = sandbox.Confinement(False, fork=request.param == "forked")
+    yield started
+    started.close()

@@ -1,13 +1,16 @@
 """A pytest plugin for tests/test_judge.py: what the judge process itself held at the end.
 
-Loaded into a stage's judge with `-p tests.judge_probe`; writes its pid and every module of
-its sys.modules that was loaded from a learner's folder to $JUDGE_PROBE (JSON).
+Loaded into a stage's judge with `-p tests.judge_probe`; writes its pid, its fork server's
+(if it has one), and every module of its sys.modules that was loaded from a learner's
+folder to $JUDGE_PROBE (JSON).
 """
 
 import json
 import os
 import sys
 from pathlib import Path
+
+from workshop import harness
 
 
 def pytest_sessionfinish(session) -> None:
@@ -27,4 +30,14 @@ def pytest_sessionfinish(session) -> None:
             and any(Path(file).resolve().is_relative_to(f) for f in folders)
         ):
             learner.append(name)
-    Path(out).write_text(json.dumps({"pid": os.getpid(), "learner_modules": learner}))
+    stage = session.config.stash.get(harness.STAGE, None)
+    forks = stage.confinement.forks if stage is not None else None
+    Path(out).write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "fork_server_pid": forks.process.pid if forks is not None else None,
+                "learner_modules": learner,
+            }
+        )
+    )

@@ -1,7 +1,8 @@
 """A learner's server that misbehaves gives a clear failure, in bounded time.
 
 Each case is a small fake `sketch` package run through the real runner against stage 01's
-tests, as `invoke check` would run it.
+tests, both ways a learner's process starts: forked from the fork server, as `invoke check`
+starts it, and cold, as a grade does (workshop/forkserver.py).
 """
 
 import subprocess
@@ -13,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from workshop import manifest, runner
+from tests.conftest import WAYS
+from workshop import forkserver, manifest
 from workshop.server import ServerFailed, ServerProcess
 
 SERVING = """
@@ -47,15 +49,7 @@ def serving(data_received: str = "self.transport.write(data)", before: str = "pa
     return SERVING.format(data_received=data_received, before_serving=before)
 
 
-def check_stage_01(sketch_dir: Path) -> runner.StageRun:
-    stage = manifest.find("01_echo")
-    started = time.monotonic()
-    run = runner.run_stage(stage, sketch_dir=sketch_dir, first_failure=True, timeout=30)
-    run.duration = time.monotonic() - started
-    return run
-
-
-def test_a_server_that_exits_at_import_fails_at_once_with_its_error(tmp_path):
+def test_a_server_that_exits_at_import_fails_at_once_with_its_error(tmp_path, check_stage_01):
     run = check_stage_01(fake_sketch(tmp_path, "import no_such_module\n"))
     failure = run.first_failure
     assert failure is not None and failure.status == "error"
@@ -64,7 +58,7 @@ def test_a_server_that_exits_at_import_fails_at_once_with_its_error(tmp_path):
     assert run.duration < 10
 
 
-def test_a_server_that_hangs_before_serving_fails_after_the_start_timeout(tmp_path):
+def test_a_server_that_hangs_before_serving_fails_after_the_start_timeout(tmp_path, check_stage_01):
     run = check_stage_01(fake_sketch(tmp_path, serving(before="await asyncio.sleep(3600)")))
     failure = run.first_failure
     assert failure is not None
@@ -72,7 +66,9 @@ def test_a_server_that_hangs_before_serving_fails_after_the_start_timeout(tmp_pa
     assert run.duration < 15
 
 
-def test_a_server_that_raises_in_data_received_fails_with_the_traceback_shown(tmp_path):
+def test_a_server_that_raises_in_data_received_fails_with_the_traceback_shown(
+    tmp_path, check_stage_01
+):
     run = check_stage_01(fake_sketch(tmp_path, serving("raise RuntimeError('boom')")))
     failure = run.first_failure
     assert failure is not None and failure.status == "fail"
@@ -81,7 +77,7 @@ def test_a_server_that_raises_in_data_received_fails_with_the_traceback_shown(tm
     assert run.duration < 10
 
 
-def test_a_server_that_prints_10_mb_is_stopped_and_named_as_flooding(tmp_path):
+def test_a_server_that_prints_10_mb_is_stopped_and_named_as_flooding(tmp_path, check_stage_01):
     flood = "sys.stdout.write('x' * 10_000_000); sys.stdout.flush()"
     run = check_stage_01(fake_sketch(tmp_path, serving(before=flood)))
     failure = run.first_failure
@@ -91,14 +87,16 @@ def test_a_server_that_prints_10_mb_is_stopped_and_named_as_flooding(tmp_path):
     assert run.duration < 10
 
 
-def test_server_process_kills_its_whole_process_group(tmp_path):
+def test_server_process_kills_its_whole_process_group(tmp_path, confinement):
     pid_file = tmp_path / "child.pid"
     spawn = (
         "import subprocess, sys\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
         f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
     )
-    server = ServerProcess(fake_sketch(tmp_path, spawn + serving())).start()
+    server = ServerProcess(fake_sketch(tmp_path, spawn + serving()), confinement=confinement)
+    server.start()
+    assert isinstance(server.proc, forkserver.ForkedProcess) == (confinement.forks is not None)
     child_pid = int(pid_file.read_text())
     server.kill()
     assert not server.alive()
@@ -112,22 +110,29 @@ def test_server_process_kills_its_whole_process_group(tmp_path):
         assert not Path(f"/proc/{child_pid}").exists(), "the server's child survived the kill"
 
 
-def test_server_process_start_failure_is_an_exception_with_the_output(tmp_path):
+def test_server_process_start_failure_is_an_exception_with_the_output(tmp_path, confinement):
     sketch_dir = fake_sketch(tmp_path, "print('hello'); raise SystemExit(3)\n")
     with pytest.raises(ServerFailed, match="exited with code 3") as error:
-        ServerProcess(sketch_dir).start(timeout=3)
+        ServerProcess(sketch_dir, confinement=confinement).start(timeout=3)
     assert "hello" in str(error.value)
 
 
-def test_a_server_whose_judge_is_killed_outright_exits_on_its_own(tmp_path):
+@pytest.mark.parametrize("way", WAYS)
+def test_a_server_whose_judge_is_killed_outright_exits_on_its_own(tmp_path, way):
     # A judge killed by SIGKILL (or a closed pipe) cannot stop its servers: each one's
-    # watchdog (workshop/watchdog.py) sees it has lost its parent, and ends it.
+    # watchdog (workshop/watchdog.py) sees it has lost its parent, and ends it; a fork
+    # server sees the judge's end of its socket close, and kills its children.
+    if way == "forked" and not forkserver.supported():
+        pytest.skip("no fork server on this platform")
     sketch_dir = fake_sketch(tmp_path, serving())
     judge = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import time
+            from workshop.sandbox import Confinement
             from workshop.server import ServerProcess
-            server = ServerProcess({str(sketch_dir)!r}).start()
+            confinement = Confinement(False, fork={way == "forked"})
+            server = ServerProcess({str(sketch_dir)!r}, confinement=confinement).start()
+            assert (type(server.proc).__name__ == "ForkedProcess") == {way == "forked"}
             print(server.proc.pid, flush=True)
             time.sleep(60)
         """)],

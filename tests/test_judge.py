@@ -2,8 +2,9 @@
 verdict never imports a module from the learner's folder.
 
 Each stage's reference gets a `sketch/__init__.py` that records the pid of every process
-that imports it. The stage is checked as `invoke check` does, with a probe plugin in the
-judge reporting its own pid and any learner module in its sys.modules.
+that imports it. The stage is checked as `invoke check` does (learner processes forked from
+a fork server) and as a grade does (started cold), with a probe plugin in the judge
+reporting its own pid, its fork server's, and any learner module in its sys.modules.
 """
 
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import manifest, runner
+from workshop import forkserver, manifest, runner
 
 RECORD_PID = """\
 import os as _os
@@ -23,7 +24,9 @@ with open({path!r}, "a") as _pids:
 """
 
 
-def probed_run(stage: manifest.Stage, tmp_path: Path) -> tuple[runner.StageRun, list[int], dict]:
+def probed_run(
+    stage: manifest.Stage, tmp_path: Path, fork_server: bool
+) -> tuple[runner.StageRun, list[int], dict]:
     learner = tmp_path / stage.id
     shutil.copytree(stage.solution_dir() / "sketch", learner / "sketch")
     pids = tmp_path / f"{stage.id}.pids"
@@ -35,20 +38,25 @@ def probed_run(stage: manifest.Stage, tmp_path: Path) -> tuple[runner.StageRun, 
         sketch_dir=learner,
         pytest_args=["-p", "tests.judge_probe"],
         env={"JUDGE_PROBE": str(probe), "JUDGE_LEARNER_DIRS": str(learner)},
+        fork_server=fork_server,
     )
     imported = [int(line) for line in pids.read_text().split()] if pids.exists() else []
     return run, imported, json.loads(probe.read_text()) if probe.exists() else {}
 
 
-def test_no_stage_judge_imports_a_learner_module(tmp_path):
+@pytest.mark.parametrize("fork_server", [True, False], ids=["as-check", "as-grade"])
+def test_no_stage_judge_imports_a_learner_module(tmp_path, fork_server):
     stages = [s for s in manifest.stages() if s.is_written()]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda s: (s, *probed_run(s, tmp_path)), stages))
+        results = list(pool.map(lambda s: (s, *probed_run(s, tmp_path, fork_server)), stages))
     for stage, run, imported, probe in results:
         assert run.passed, f"{stage.id}: {run.summary()}\n{run.output[-2000:]}"
         assert probe, f"{stage.id}: the probe plugin did not report"
         assert imported, f"{stage.id}: no process imported the learner's sketch at all"
         assert probe["pid"] not in imported, f"{stage.id}: the judge imported the learner's sketch"
+        if fork_server and forkserver.supported():
+            assert probe["fork_server_pid"], f"{stage.id}: no fork server"
+            assert probe["fork_server_pid"] not in imported, f"{stage.id}: the fork server did"
         assert probe["learner_modules"] == [], f"{stage.id}: {probe['learner_modules']}"
         assert os.getpid() not in imported
 

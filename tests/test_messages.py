@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_harness import check_stage_01, fake_sketch, serving
+from tests.test_harness import fake_sketch, serving
 from workshop import manifest, runner
 from workshop.remote import ChildFailed, ObjectChild, learner_error
 from workshop.server import ServerProcess
@@ -38,8 +38,11 @@ def changed_reference(tmp_path: Path, stage_id: str, file: str, old: str, new: s
 
 
 def check(stage_id: str, sketch_dir: Path, keep_going: bool = False) -> runner.StageRun:
+    """STAGE_ID's tests on SKETCH_DIR, run as `invoke check` runs them."""
     stage = manifest.find(stage_id)
-    return runner.run_stage(stage, sketch_dir=sketch_dir, first_failure=not keep_going)
+    return runner.run_stage(
+        stage, sketch_dir=sketch_dir, first_failure=not keep_going, fork_server=True
+    )
 
 
 def shown(run: runner.StageRun, capsys, monkeypatch) -> str:
@@ -56,7 +59,9 @@ def first_line(run: runner.StageRun) -> str:
     return failure.message.splitlines()[0]
 
 
-def test_a_server_that_floods_while_serving_says_so_first(tmp_path, capsys, monkeypatch):
+def test_a_server_that_floods_while_serving_says_so_first(
+    tmp_path, capsys, monkeypatch, check_stage_01
+):
     flood = "[print('got', i) for i in range(200_000)]; self.transport.write(data)"
     run = check_stage_01(fake_sketch(tmp_path, serving(flood)))
     assert first_line(run).startswith("The server printed more than 1024 KiB of output, so it")
@@ -66,7 +71,7 @@ def test_a_server_that_floods_while_serving_says_so_first(tmp_path, capsys, monk
 
 
 def test_a_data_received_that_never_returns_is_named_as_blocking_the_loop(
-    tmp_path, capsys, monkeypatch
+    tmp_path, capsys, monkeypatch, check_stage_01
 ):
     run = check_stage_01(fake_sketch(tmp_path, serving("import time; time.sleep(3600)")))
     assert first_line(run).startswith("The event loop was blocked: sketch/__main__.py: ")
@@ -78,7 +83,7 @@ def test_a_data_received_that_never_returns_is_named_as_blocking_the_loop(
     assert printed.count("look at:") == 1, f"one pointer, not two:\n{printed}"
 
 
-def test_a_server_that_exits_unasked_says_so_first(tmp_path):
+def test_a_server_that_exits_unasked_says_so_first(tmp_path, check_stage_01):
     run = check_stage_01(fake_sketch(tmp_path, serving("import os; os._exit(3)")))
     assert first_line(run) == (
         "The server exited with code 3 while it was serving: the test did not stop it."
@@ -200,7 +205,7 @@ def test_a_call_into_the_object_child_that_blocks_its_loop_says_where(tmp_path):
     assert runner.LOOK_AT.findall(message) == ["sketch/protocol.py: HttpProtocol.data_received"]
 
 
-def test_a_recursion_error_in_the_server_is_explained_first(tmp_path):
+def test_a_recursion_error_in_the_server_is_explained_first(tmp_path, check_stage_01):
     run = check_stage_01(fake_sketch(tmp_path, serving("self.data_received(data)")))
     assert first_line(run).startswith("The server logged a RecursionError")
     assert "late binding" in run.first_failure.message

@@ -56,6 +56,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="test the learner's folder (steps, the default) or the reference (solutions)",
     )
     group.addoption(
+        "--fork-server",
+        action="store_true",
+        help="fork learner processes from a warm Python (faster; workshop/forkserver.py)",
+    )
+    group.addoption(
         "--sandbox",
         action="store_true",
         help="run every learner process in the bubblewrap sandbox (workshop/sandbox.py)",
@@ -76,7 +81,9 @@ MAX_SKETCH_BYTES = 20 * 1024**2  # a learner's sketch/ larger than this is not c
 class Stage:
     """What the harness knows about the stage under test, and the learner's processes."""
 
-    def __init__(self, stage_dir: Path, sketch_dir: Path, sandboxed: bool = False) -> None:
+    def __init__(
+        self, stage_dir: Path, sketch_dir: Path, sandboxed: bool = False, fork: bool = False
+    ) -> None:
         self.id = stage_dir.name
         self.tests_dir = stage_dir / "tests"
         self.sketch_dir = sketch_dir  # the folder holding the package under test
@@ -86,7 +93,7 @@ class Stage:
         self.copy_dir = Path(self._tmp.name)
         copy_sketch(sketch_dir / "sketch", self.copy_dir / "sketch")
         self.confinement = sandbox.Confinement(
-            sandboxed, readable=[self.root, self.tests_dir, self.copy_dir]
+            sandboxed, readable=[self.root, self.tests_dir, self.copy_dir], fork=fork
         )
         self._child: ObjectChild | None = None
         self._child_lock = threading.Lock()
@@ -133,6 +140,7 @@ class Stage:
     def close(self) -> None:
         if self._child is not None:
             self._child.close()
+        self.confinement.close()
         self._tmp.cleanup()
 
 
@@ -185,7 +193,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--sandbox: {sandbox.unavailable()}")
     # Nothing of the learner's goes on this process's sys.path: learner code runs only in
     # the servers and in the object child, started after collection when a test needs it.
-    stage = Stage(stage_dir, sketch_dir, sandboxed=config.getoption("sandbox"))
+    stage = Stage(
+        stage_dir,
+        sketch_dir,
+        sandboxed=config.getoption("sandbox"),
+        fork=config.getoption("fork_server"),
+    )
     config.stash[STAGE] = stage
     config.stash[POOL] = _Pool(stage)
 

@@ -103,7 +103,11 @@ def prove(
         def attempt(mistake: Mistake) -> tuple[Mistake, runner.StageRun]:
             stage = stage_of(mistake, root)
             return mistake, runner.run_stage(
-                stage, sketch_dir=folders[mistake.name], root=root, first_failure=True
+                stage,
+                sketch_dir=folders[mistake.name],
+                root=root,
+                first_failure=True,
+                fork_server=True,
             )
 
         verdicts: dict[str, Verdict] = {}

@@ -24,7 +24,6 @@ import builtins
 import itertools
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -271,7 +270,7 @@ class ObjectChild:
         self.rename = rename
         self.timeout = timeout
         self.output = Output()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: sandbox.LearnerProcess | None = None
         self.broken: str | None = None  # why the child can no longer be used
         self.flooded = False
         self._ids = itertools.count(1)

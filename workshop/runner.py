@@ -133,12 +133,15 @@ def run_stage(
     pytest_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     sandboxed: bool = False,
+    fork_server: bool = False,
 ) -> StageRun:
     """Run STAGE's tests against the sketch/ in SKETCH_DIR (default: the learner's folder).
 
     TESTS_DIR defaults to the stage's own tests; ROOT is the checkout whose pytest
     configuration and `workshop` package are used (a trusted one, when grading). SANDBOXED
     runs the judge and every learner process in bubblewrap (workshop/sandbox.py).
+    FORK_SERVER forks learner processes from a warm Python (workshop/forkserver.py): the
+    feedback loop asks for it; a grade starts every learner process cold, as it always has.
     """
     sketch_dir = Path(sketch_dir or stage.step_dir()).resolve()
     tests_dir = Path(tests_dir or stage.tests_dir(root)).resolve()
@@ -156,6 +159,7 @@ def run_stage(
             "--report-key-fd", str(key_r),
             "--sketch-dir", str(sketch_dir),
             *(["--sandbox"] if sandboxed else []),
+            *(["--fork-server"] if fork_server else []),
             "-p", "no:cacheprovider",
             # Exactly the plugins stage tests use (PYTEST_DISABLE_PLUGIN_AUTOLOAD, below):
             # whatever else is installed (hypothesis, xdist, ...) costs imports on every

@@ -126,7 +126,7 @@ class ServerProcess:
         )
         self._pid_fd: int | None = None
         self._signal_pid: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: sandbox.LearnerProcess | None = None
 
     # --- life --------------------------------------------------------------------------
 

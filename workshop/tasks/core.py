@@ -46,7 +46,11 @@ def check(c, step=None, verbose=False, keep_going=False, solution=False):
         raise Exit(code=1)
     sketch_dir = stage.solution_dir() if solution else stage.step_dir()
     run = runner.run_stage(
-        stage, sketch_dir=sketch_dir, first_failure=not keep_going, verbose=verbose
+        stage,
+        sketch_dir=sketch_dir,
+        first_failure=not keep_going,
+        verbose=verbose,
+        fork_server=True,
     )
     board_client.notify(stage, run)  # to the room board, if joined; returns at once
     if run.passed:
@@ -203,8 +207,8 @@ def _tail(text: str, lines: int) -> str:
 def _verify_stage(stage: Stage) -> tuple[StageRun, StageRun]:
     from workshop import runner
 
-    solution = runner.run_stage(stage, sketch_dir=stage.solution_dir())
-    skeleton = runner.run_stage(stage, sketch_dir=stage.step_dir())
+    solution = runner.run_stage(stage, sketch_dir=stage.solution_dir(), fork_server=True)
+    skeleton = runner.run_stage(stage, sketch_dir=stage.step_dir(), fork_server=True)
     return solution, skeleton
 
 

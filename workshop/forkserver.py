@@ -1,0 +1,315 @@
+"""Start a learner's processes from a warm Python: fork them instead of starting them cold.
+
+A learner's server started as `python -I -c ...` spends about 85 ms (on a 2-core machine)
+before it prints `Serving on`, and most of that is the same every time: Python starting,
+then importing asyncio, httptools, yarl and multidict. Stage 10 starts seven servers per
+check; on two cores that alone is a third of a second. The fork server does that work once
+per check. It is a process of trusted code only, started by the judge with exactly the
+interpreter flags and sys.path a cold start gets (workshop.sandbox.python_bootstrap). Asked
+for a learner's process, it forks; the child takes the output pipe and the descriptors it
+was sent, a session of its own, the working folder, environment and `sys.argv` a cold start
+would have, and runs the very `-c` code the cold start would have run. About 25 ms.
+
+What a learner's code can tell apart: its parent is the fork server, not the judge, and its
+`sys.orig_argv` is the fork server's. Nothing else a test or a lesson relies on.
+
+The fork server decides nothing and never runs learner code: it forks, and only the child
+goes on to the learner's code. Its answers (a child's pid, how it exited) are plain JSON,
+read and checked, never evaluated. Used only where it can stand in for a cold start
+exactly: on Linux (it waits for its children on pidfds), outside the grading sandbox (each
+sandboxed process gets a bubblewrap of its own), and never when grading
+(workshop.runner: `invoke check`, `watch` and `verify` ask for it; a grade does not).
+When it cannot start a process, the caller starts it cold.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+# Imported once here, so that no forked child imports them again. A cold start would
+# import the same modules from the same place: the learner's package cannot shadow them
+# (the judge copies sketch/ alone into a folder of its own, workshop.harness).
+PRELOAD = ("asyncio", "httptools", "yarl", "multidict")
+MESSAGE_BYTES = 1024 * 1024  # the largest request or answer on the control socket
+START_TIMEOUT = 5.0  # seconds to wait for the fork server to say it forked
+ROOT = Path(__file__).resolve().parent.parent  # the trusted checkout
+
+
+def supported() -> bool:
+    """Whether this platform has what the fork server needs (pidfds: Linux 5.3 and later)."""
+    return sys.platform == "linux" and hasattr(os, "pidfd_open")
+
+
+# --- the fork server's side: trusted code only, in a process of its own -----------------
+
+
+def serve(control_fd: int) -> str:
+    """Fork a child for each request on CONTROL_FD, report each child's pid and exit code.
+
+    Returns only in a forked child, once it looks as a cold start would: the code it is to
+    run (the caller passes it to `exec`). Exits when the judge closes its end.
+    """
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass  # a stage that does not use it (or a machine without it): imported cold
+    control = socket.socket(fileno=control_fd)
+    children: dict[int, int] = {}  # pidfd -> pid
+    while True:
+        ready, _, _ = select.select([control.fileno(), *children], [], [])
+        for pidfd in [fd for fd in ready if fd in children]:
+            pid = children.pop(pidfd)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            _answer(control, {"pid": pid, "exited": os.waitstatus_to_exitcode(status)})
+        if control.fileno() not in ready:
+            continue
+        message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 64)
+        if not message:  # the judge is gone: so are its learner processes
+            for pid in children.values():
+                _kill_group(pid)
+            os._exit(0)
+        request = json.loads(message)
+        try:
+            pid = os.fork()
+        except OSError as error:
+            _close(fds)
+            _answer(control, {"error": str(error)})
+            continue
+        if pid == 0:
+            control.close()
+            _close(list(children))
+            return _become(request, fds)
+        _close(fds)
+        children[os.pidfd_open(pid)] = pid
+        _answer(control, {"pid": pid})
+
+
+def _become(request: dict, fds: list[int]) -> str:
+    """In the forked child: take the state a cold start of the request would have."""
+    try:
+        os.setsid()
+        targets: list[int] = request["fds"]
+        # Out of the way of every number the child must end up with, then into place.
+        floor = max([2, *targets]) + 1
+        output, *passed = [fcntl.fcntl(fd, fcntl.F_DUPFD, floor) for fd in fds]
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        for target, fd in zip(targets, passed, strict=True):
+            os.dup2(fd, target)
+        keep = {0, 1, 2, *targets}
+        _close([int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) not in keep])
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv[:] = ["-c", *request["args"]]
+        return request["code"]
+    except BaseException as error:  # never back into the fork server's loop
+        os.write(2, f"workshop fork server: the child could not start: {error!r}\n".encode())
+        os._exit(127)
+
+
+def _answer(control: socket.socket, message: dict) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def _close(fds: Sequence[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # each child leads a session and a group of its own
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# The fork server's program, after workshop.sandbox.python_bootstrap's sys.path line. The
+# trusted checkout is first on sys.path for this one import only, as for a server's
+# watchdog (workshop.server); `exec` then runs, in a forked child, the code it returned.
+CALL = (
+    "sys.path.insert(0, {root!r}); from workshop import forkserver, watchdog; "
+    "del sys.path[0]; exec(forkserver.serve({fd}))"
+)
+
+
+# --- the judge's side ----------------------------------------------------------------------
+
+
+class ForkedProcess:
+    """A learner's process forked by the fork server, with the part of Popen's API we use."""
+
+    stdout: IO[bytes] | None  # as Popen's
+
+    def __init__(self, args: list[str], stdout: IO[bytes]) -> None:
+        self.args = args
+        self.stdout = stdout
+        self.pid = 0
+        self.returncode: int | None = None
+        self._ended = threading.Condition()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._ended:
+            if not self._ended.wait_for(lambda: self.returncode is not None, timeout):
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:  # a pid that exited may belong to another process now
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _exited(self, code: int) -> None:
+        with self._ended:
+            self.returncode = code
+            self._ended.notify_all()
+
+
+class ForkServer:
+    """The judge's handle on its fork server: `spawn` starts a learner process through it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket) -> None:
+        self.process = process
+        self._control = control
+        self._lock = threading.Lock()
+        self._answered = threading.Condition()
+        self._starting: ForkedProcess | None = None  # the process asked for, not yet forked
+        self._running: dict[int, ForkedProcess] = {}  # pid -> process
+        self._gone = False
+        threading.Thread(target=self._read, name="fork server", daemon=True).start()
+        threading.Thread(target=self._drain, name="fork server output", daemon=True).start()
+
+    @classmethod
+    def start(
+        cls, launch: Callable[[str, Sequence[int]], subprocess.Popen[bytes]]
+    ) -> ForkServer | None:
+        """A running fork server, or None where there cannot be one.
+
+        LAUNCH(call, pass_fds) starts `python FLAGS -c CALL` as a learner process is started
+        (workshop.sandbox.Confinement), passing it the descriptors PASS_FDS.
+        """
+        if not supported():
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            call = CALL.format(root=str(ROOT), fd=theirs.fileno())
+            process = launch(call, (theirs.fileno(),))
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(process, ours)
+
+    def spawn(
+        self, argv: list[str], env: dict[str, str], cwd: str, pass_fds: Sequence[int] = ()
+    ) -> ForkedProcess | None:
+        """Start ARGV (`python FLAGS -c CODE ARGS...`) forked; None if the fork server cannot."""
+        *flags, code = argv[: argv.index("-c") + 2]
+        read, write = os.pipe()
+        output = os.fdopen(read, "rb")
+        process = ForkedProcess(argv, output)
+        request = {
+            "code": code,
+            "args": argv[len(flags) + 1 :],
+            "env": env,
+            "cwd": str(cwd),
+            "fds": list(pass_fds),
+        }
+        try:
+            with self._lock:  # one request at a time: its answer comes before the next's
+                if self._gone:
+                    raise OSError("the fork server has stopped")
+                self._starting = process
+                socket.send_fds(self._control, [json.dumps(request).encode()], [write, *pass_fds])
+                with self._answered:
+                    self._answered.wait_for(lambda: process.pid != 0 or self._gone, START_TIMEOUT)
+                    self._starting = None
+        except OSError:
+            pass
+        finally:
+            os.close(write)
+        if process.pid <= 0:
+            output.close()
+            return None
+        return process
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._control.recv(MESSAGE_BYTES)
+                answer = json.loads(message) if message else None
+            except (OSError, ValueError):
+                answer = None
+            if not isinstance(answer, dict):
+                break
+            pid, code = answer.get("pid"), answer.get("exited")
+            if isinstance(pid, int) and isinstance(code, int):
+                process = self._running.pop(pid, None)
+                if process is not None:
+                    process._exited(code)
+                continue
+            with self._answered:  # forked (or not): registered before its exit can be read
+                forked = pid if isinstance(pid, int) and pid > 0 else None
+                if self._starting is None:
+                    if forked:  # too late: the caller has started it cold instead
+                        _kill_group(forked)
+                else:
+                    self._starting.pid = forked or -1
+                    if forked:
+                        self._running[forked] = self._starting
+                self._answered.notify_all()
+        self._lost()
+
+    def _lost(self) -> None:
+        """The fork server is gone: its children are killed, and count as killed."""
+        with self._answered:
+            self._gone = True
+            self._answered.notify_all()
+        for pid, process in list(self._running.items()):
+            _kill_group(pid)
+            process._exited(-signal.SIGKILL)
+        self._running.clear()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        while self.process.stdout.read(65536):  # it prints nothing; a pipe must not fill
+            pass
+
+    def close(self) -> None:
+        """Stop the fork server and any process of its still running."""
+        try:
+            self._control.shutdown(socket.SHUT_RDWR)  # it kills its children and exits
+        except OSError:
+            pass
+        try:
+            self.process.wait(2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
