@@ -116,3 +116,28 @@ async def test_wants_a_fixture(serve, answer):
         in result.output
     )
     assert result.exit_code not in (0, None)
+
+
+def test_the_judge_ends_with_pytests_status_without_tearing_the_interpreter_down(tmp_path):
+    # After a session that ran its tests the judge exits at once (harness._exit_at_once):
+    # a handler left for the interpreter's teardown never runs. After a usage error pytest
+    # still prints it, so the process ends as usual.
+    marker = tmp_path / "teardown-ran"
+    tests = f"""
+import atexit, pathlib
+atexit.register(pathlib.Path({str(marker)!r}).write_text, "ran")
+
+async def test_passes(serve):
+    assert await echoed(serve, b"hi", 0) == b"hi"
+
+async def test_fails(serve):
+    assert await echoed(serve, b"hi", 0) == b"no"
+"""
+    tests_dir, sketch_dir = fake_stage(tmp_path, tests)
+    passed = run(tests_dir, sketch_dir, pytest_args=["-k", "passes"])
+    assert passed.exit_code == 0 and passed.passed, passed.output
+    failed = run(tests_dir, sketch_dir)
+    assert failed.exit_code == 1 and [t.status for t in failed.tests] == ["pass", "fail"]
+    assert not marker.exists(), "the interpreter's teardown ran"
+    usage = run(tests_dir, sketch_dir, pytest_args=["--no-such-option"])
+    assert usage.exit_code == 4 and "--no-such-option" in usage.output
