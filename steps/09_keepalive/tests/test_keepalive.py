@@ -192,14 +192,14 @@ async def test_a_slow_handler_is_not_an_idle_connection(serve):
     # A server of its own with a shorter header timeout, so that the waits below are short.
     header = 0.1
     server = serve("apps:keepalive_app", "--header-timeout", str(header))
-    first, second = get("/sleep?ms=350&n=1&c=busy"), get("/sleep?ms=0&n=2&c=busy")
+    first, second = get("/sleep?ms=300&n=1&c=busy"), get("/sleep?ms=0&n=2&c=busy")
     look = "sketch/protocol.py: HttpProtocol.on_timeout (never close while a worker is busy)"
     async with await Connection.open(server, look=look) as conn:
         # The next request's head begins, in a read of its own, while the first handler runs,
-        # and ends only after the header timeout: that timer fires (at about 0.15 s) while the
-        # worker is busy (until 0.35 s).
+        # and ends only after the header timeout: that timer fires (at about 0.12 s) while the
+        # worker is busy (until 0.3 s), and the head ends (at 0.22 s) before the handler does.
         await conn.send(first)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
         await conn.send([second[:5], second[5:]], pause=header + 0.1)
         for n in (1, 2):
             reply = await conn.read_response()
