@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketch")
 #: end routing
+#: from keepalive
+
+LINGER = 2.0  # seconds we read and drop what a client sends after our last response
+#: end keepalive
 #: from shutdown
 
 CANCEL_GRACE = 1.0  # seconds a cancelled handler gets to unwind before the cleanup hooks run
@@ -299,6 +303,7 @@ class HttpProtocol(asyncio.Protocol):
         self.writable = asyncio.Event()  # cleared while the client reads too slowly
         self.writable.set()
         self.closing = False  # take no new requests: see the close policy
+        self.hung_up = False  # our side has ended: we only read, and drop, what comes
 
     # --- events from asyncio ---------------------------------------------------------------
 
@@ -389,7 +394,7 @@ class HttpProtocol(asyncio.Protocol):
             data, last = await self.answer(raw)
             self.transport.write(data)
             if last:
-                self.transport.close()
+                self.hang_up()
 
         asyncio.get_running_loop().create_task(answer_now())
 
@@ -428,8 +433,8 @@ class HttpProtocol(asyncio.Protocol):
 
     async def answer_queue(self) -> None:
         """Answer queued requests in order; end when the queue is empty or we close."""
-        #: todo keepalive Pop, answer, write; close after the last response; wait while not
-        #:     writable; repeat. Then self.all_answered().
+        #: todo keepalive Pop, answer, write; after the last response self.hang_up(); wait while
+        #:     not writable; repeat. Then self.all_answered().
         try:
             while self.queue:
                 item = self.queue.popleft()
@@ -439,7 +444,7 @@ class HttpProtocol(asyncio.Protocol):
                 data, last = await self.answer(item)
                 self.transport.write(data)
                 if last:
-                    self.transport.close()
+                    self.hang_up()
                     return
                 await self.writable.wait()
         except asyncio.CancelledError:
@@ -461,7 +466,7 @@ class HttpProtocol(asyncio.Protocol):
                 data, last = await self.answer(item)
                 self.transport.write(data)
                 if last:
-                    self.transport.close()
+                    self.hang_up()
                     return
         except asyncio.CancelledError:
             return
@@ -480,7 +485,7 @@ class HttpProtocol(asyncio.Protocol):
                     self.reading = True
                 data, _ = await self.answer(item)
                 self.transport.write(data)
-                self.transport.close()
+                self.hang_up()
                 return
         except asyncio.CancelledError:
             return
@@ -496,7 +501,7 @@ class HttpProtocol(asyncio.Protocol):
                 data, last = await self.answer(item)
                 self.transport.write(data)
                 if last:
-                    self.transport.close()
+                    self.hang_up()
                     return
                 await self.writable.wait()
         except asyncio.CancelledError:
@@ -517,6 +522,27 @@ class HttpProtocol(asyncio.Protocol):
                 data, last = await self.answer(item)
                 self.transport.write(data)
                 if last:
+                    self.hang_up()
+                    return
+                await self.writable.wait()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.worker = None
+
+    #: mistake closes-at-once: answer_queue in keepalive
+    #:     closes the socket at once after the last response: a client still sending gets a
+    #:     reset, which can destroy the response
+    async def answer_queue_closing_at_once(self) -> None:
+        try:
+            while self.queue:
+                item = self.queue.popleft()
+                if not self.reading and len(self.queue) < self.limits.max_pipeline // 2:
+                    self.transport.resume_reading()
+                    self.reading = True
+                data, last = await self.answer(item)
+                self.transport.write(data)
+                if last:
                     self.transport.close()
                     return
                 await self.writable.wait()
@@ -524,6 +550,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         finally:
             self.worker = None
+        self.all_answered()
 
     async def answer(self, item: RawRequest | RequestRejected) -> tuple[bytes, bool]:
         """The bytes of the response to ITEM, and whether it is the connection's last.
@@ -565,9 +592,29 @@ class HttpProtocol(asyncio.Protocol):
     def all_answered(self) -> None:
         """The queue is empty: close if we are closing, else wait for the next request."""
         if self.closing:
-            self.transport.close()
+            self.hang_up()
         else:
             self.deadline.start(self.time_allowed())
+
+    def hang_up(self) -> None:
+        """Close after our last response, in stages (RFC 9112 section 9.6).
+
+        A socket closed while bytes from the client wait unread in it (the rest of a body we
+        refused, a request pipelined behind the last) sends a reset instead of an orderly
+        end, and a reset can destroy the response still on its way. So our side ends first
+        (write_eof: the client gets an end of stream once the response is out), what the
+        client still sends is read and dropped, and the socket closes when the client closes
+        its side (eof_received) or LINGER seconds later (on_timeout).
+        """
+        self.closing = True  # data_received drops what comes now
+        if not self.transport.can_write_eof():  # (TLS cannot end one side only)
+            self.transport.close()
+            return
+        self.hung_up = True
+        self.connections.discard(self)  # it serves no more requests: another may take its place
+        self.transport.write_eof()
+        self.transport.resume_reading()  # paused by a backlog or by begin_closing: drain it
+        self.deadline.start(LINGER)
 
     def time_allowed(self) -> float:
         """The seconds the client has now: to send the rest of a head or a body, or, idle,
@@ -581,6 +628,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_timeout(self) -> None:
         """The deadline passed: idle too long, or a request head or body sent too slowly."""
+        if self.hung_up:  # the client never closed its side: close ours for good
+            self.transport.close()
+            return
         if self.parser.waiting_for == "body":  # its head was read: answer it, then close
             self.reject(RequestRejected(408, "the request body took too long to arrive"))
             return

@@ -59,6 +59,35 @@ async def test_a_body_announced_over_the_apps_client_max_size_gets_413_before_it
     )
 
 
+@pytest.mark.side_by_side  # it waits: for the body it keeps sending
+async def test_a_client_still_sending_a_refused_body_gets_its_413_and_no_reset(serve):
+    server = limits_server(serve)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (8 * SMALL)
+    reset: Exception | None = None
+    async with await Connection.open(server) as conn:
+        await conn.send(head)
+        try:  # the body keeps coming, as from a client that reads only once it has sent it
+            for _ in range(4):
+                await asyncio.sleep(0.05)
+                conn.writer.write(b"x" * SMALL)
+                await conn.writer.drain()
+        except (ConnectionError, OSError) as error:
+            reset = error
+        status, closed, seen = await answer(conn)
+    expect(
+        status == 413 and closed and reset is None,
+        "after its last response the server closes in stages (RFC 9112 9.6): its side first, "
+        "then it reads and drops what the client still sends, and closes the socket when the "
+        "client closes too. A socket closed with bytes unread in it sends a reset instead, "
+        "and the reset can destroy the response on its way",
+        sent=head + b"... then 1 KiB of the body every 50 ms, and only then a read",
+        expected="413, then the end of the connection, and no reset while the body went on",
+        got=f"{seen}" + (f"; sending the body: {reset!r}" if reset else ""),
+        look="sketch/protocol.py: HttpProtocol.answer_queue (after the last response: "
+        "self.hang_up())",
+    )
+
+
 async def test_a_chunked_body_growing_over_client_max_size_gets_413(serve):
     server = limits_server(serve)
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
