@@ -10,7 +10,7 @@ a limit is a RequestRejected, which your answer_queue answers like a request, th
 after a request it will not serve, the server cannot trust the bytes that follow. The
 lesson's limits table says why each answer is the one it is.
 
-`apps:small_app` is `Application(client_max_size=1024)`, served with `--body-timeout 0.3`;
+`apps:small_app` is `Application(client_max_size=1024)`, served with `--body-timeout 0.2`;
 another server of the same app runs with `--max-connections 2`.
 """
 
@@ -22,7 +22,7 @@ import pytest
 
 from workshop.testing import Connection, TeachingFailure, expect, get
 
-BODY_TIMEOUT = 0.3  # seconds, the --body-timeout the server runs with
+BODY_TIMEOUT = 0.2  # seconds, the --body-timeout the server runs with
 SMALL = 1024  # bytes, small_app's client_max_size
 LOOK_REJECTED = "sketch/protocol.py: HttpProtocol.answer_queue (a RequestRejected is answered)"
 
