@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import psutil
+
 from workshop import harness
 
 
@@ -36,7 +38,8 @@ def pytest_sessionfinish(session) -> None:
         json.dumps(
             {
                 "pid": os.getpid(),
-                "fork_server_pid": forks.process.pid if forks is not None else None,
+                "fork_server_pid": forks.pid if forks is not None else None,
+                "fork_server_parent": psutil.Process(forks.pid).ppid() if forks else None,
                 "learner_modules": learner,
             }
         )

@@ -121,7 +121,7 @@ def test_a_fork_server_that_dies_leaves_no_child_and_the_next_start_is_cold(tmp_
     argv = sandbox.python_bootstrap([tmp_path], "print('ready', flush=True); input()")
     process = confinement.popen(argv, {}, tmp_path)
     assert process.stdout is not None and process.stdout.readline() == b"ready\n"
-    os.kill(confinement.forks.process.pid, signal.SIGKILL)  # as a learner's process could
+    os.kill(confinement.forks.pid, signal.SIGKILL)  # as a learner's process could
     assert process.wait(5) == -signal.SIGKILL
     deadline = time.monotonic() + 5
     while psutil.pid_exists(process.pid) and time.monotonic() < deadline:
@@ -148,4 +148,4 @@ def test_the_fork_server_imports_no_learner_code(forked, tmp_path):
     assert process.wait(5) == 0
     assert forked.forks is not None
     assert record.read_text().split() == [str(child)]
-    assert child != forked.forks.process.pid
+    assert child != forked.forks.pid

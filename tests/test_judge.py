@@ -57,6 +57,8 @@ def test_no_stage_judge_imports_a_learner_module(tmp_path, fork_server):
         if fork_server and forkserver.supported():
             assert probe["fork_server_pid"], f"{stage.id}: no fork server"
             assert probe["fork_server_pid"] not in imported, f"{stage.id}: the fork server did"
+            # Launched by the runner (this process) before the judge, to warm up meanwhile.
+            assert probe["fork_server_parent"] == os.getpid(), stage.id
         assert probe["learner_modules"] == [], f"{stage.id}: {probe['learner_modules']}"
         assert os.getpid() not in imported
 

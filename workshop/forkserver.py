@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
@@ -66,6 +67,7 @@ def serve(control_fd: int) -> str:
         except ImportError:
             pass  # a stage that does not use it (or a machine without it): imported cold
     control = socket.socket(fileno=control_fd)
+    _answer(control, {"ready": os.getpid()})
     children: dict[int, int] = {}  # pidfd -> pid
     while True:
         ready, _, _ = select.select([control.fileno(), *children], [], [])
@@ -135,6 +137,15 @@ def _close(fds: Sequence[int]) -> None:
             pass
 
 
+def _ended(pid: int) -> bool:
+    """Whether PID has ended (gone, or a zombie left for whoever reaps it: Linux's /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)  # each child leads a session and a group of its own
@@ -192,41 +203,66 @@ class ForkedProcess:
             self._ended.notify_all()
 
 
-class ForkServer:
-    """The judge's handle on its fork server: `spawn` starts a learner process through it."""
+def launch(
+    start: Callable[[str, Sequence[int]], subprocess.Popen[bytes]],
+) -> tuple[subprocess.Popen[bytes], socket.socket] | None:
+    """Start a fork server: its process, and the judge's end of its control socket.
 
-    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket) -> None:
+    START(call, pass_fds) starts `python FLAGS -c CALL` as a learner process is started
+    (workshop.sandbox.Confinement), passing it the descriptors PASS_FDS. `invoke check`
+    launches it before the judge, so that it warms up while pytest does (workshop.runner),
+    and hands the judge the socket; a judge given none launches its own. None where there
+    cannot be a fork server.
+    """
+    if not supported():
+        return None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        process = start(CALL.format(root=str(ROOT), fd=theirs.fileno()), (theirs.fileno(),))
+    except OSError:
+        ours.close()
+        return None
+    finally:
+        theirs.close()
+    return process, ours
+
+
+class ForkServer:
+    """The judge's handle on its fork server: `spawn` starts a learner process through it.
+
+    PROCESS is the fork server's, when this judge started it (it then waits for its end);
+    else the process that started it does (workshop.runner).
+    """
+
+    def __init__(
+        self, control: socket.socket, process: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.process = process
         self._control = control
         self._lock = threading.Lock()
         self._answered = threading.Condition()
+        self._ready = threading.Event()
+        self._pid = 0  # the fork server's, once it says it is ready
         self._starting: ForkedProcess | None = None  # the process asked for, not yet forked
         self._running: dict[int, ForkedProcess] = {}  # pid -> process
         self._gone = False
         threading.Thread(target=self._read, name="fork server", daemon=True).start()
-        threading.Thread(target=self._drain, name="fork server output", daemon=True).start()
+        if process is not None and process.stdout is not None:
+            threading.Thread(target=self._drain, name="fork server output", daemon=True).start()
 
     @classmethod
     def start(
-        cls, launch: Callable[[str, Sequence[int]], subprocess.Popen[bytes]]
+        cls, start: Callable[[str, Sequence[int]], subprocess.Popen[bytes]]
     ) -> ForkServer | None:
-        """A running fork server, or None where there cannot be one.
+        """A fork server of this judge's own (see `launch`), or None."""
+        launched = launch(start)
+        return None if launched is None else cls(launched[1], launched[0])
 
-        LAUNCH(call, pass_fds) starts `python FLAGS -c CALL` as a learner process is started
-        (workshop.sandbox.Confinement), passing it the descriptors PASS_FDS.
-        """
-        if not supported():
-            return None
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            call = CALL.format(root=str(ROOT), fd=theirs.fileno())
-            process = launch(call, (theirs.fileno(),))
-        except OSError:
-            ours.close()
-            return None
-        finally:
-            theirs.close()
-        return cls(process, ours)
+    @property
+    def pid(self) -> int:
+        """The fork server's pid (0 if it has not said it is ready within START_TIMEOUT)."""
+        self._ready.wait(START_TIMEOUT)
+        return self._pid
 
     def spawn(
         self, argv: list[str], env: dict[str, str], cwd: str, pass_fds: Sequence[int] = ()
@@ -270,6 +306,10 @@ class ForkServer:
                 answer = None
             if not isinstance(answer, dict):
                 break
+            if isinstance(answer.get("ready"), int):
+                self._pid = answer["ready"]
+                self._ready.set()
+                continue
             pid, code = answer.get("pid"), answer.get("exited")
             if isinstance(pid, int) and isinstance(code, int):
                 process = self._running.pop(pid, None)
@@ -293,13 +333,18 @@ class ForkServer:
         with self._answered:
             self._gone = True
             self._answered.notify_all()
-        for pid, process in list(self._running.items()):
+        self._ready.set()
+        running, self._running = self._running, {}
+        for pid in running:
             _kill_group(pid)
+        deadline = time.monotonic() + START_TIMEOUT
+        for pid, process in running.items():
+            while not _ended(pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
             process._exited(-signal.SIGKILL)
-        self._running.clear()
 
     def _drain(self) -> None:
-        assert self.process.stdout is not None
+        assert self.process is not None and self.process.stdout is not None
         while self.process.stdout.read(65536):  # it prints nothing; a pipe must not fill
             pass
 
@@ -309,7 +354,8 @@ class ForkServer:
             self._control.shutdown(socket.SHUT_RDWR)  # it kills its children and exits
         except OSError:
             pass
-        try:
-            self.process.wait(2)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        if self.process is not None:
+            try:
+                self.process.wait(2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

@@ -121,6 +121,15 @@ class StageRun:
         return ", ".join(parts)
 
 
+def _stop(fork_server: subprocess.Popen[bytes]) -> None:
+    """Wait for a fork server whose judge has ended (it ends too), or kill it and its own."""
+    try:
+        fork_server.communicate(timeout=2)
+    except subprocess.TimeoutExpired:
+        processes.kill_tree(fork_server.pid)
+        fork_server.communicate()
+
+
 def run_stage(
     stage: Stage,
     *,
@@ -159,7 +168,7 @@ def run_stage(
             "--report-key-fd", str(key_r),
             "--sketch-dir", str(sketch_dir),
             *(["--sandbox"] if sandboxed else []),
-            *(["--fork-server"] if fork_server else []),
+            *(["--fork-server"] if fork_server and not sandboxed else []),
             "-p", "no:cacheprovider",
             # Exactly the plugins stage tests use (PYTEST_DISABLE_PLUGIN_AUTOLOAD, below):
             # whatever else is installed (hypothesis, xdist, ...) costs imports on every
@@ -184,6 +193,16 @@ def run_stage(
             judge_tmp = Path(tmp, "tmp")
             judge_tmp.mkdir()
             process_env["TMPDIR"] = str(judge_tmp)
+        forks = None
+        if fork_server and not sandboxed:
+            # Launched first, the fork server warms up (Python, asyncio, httptools ...) on
+            # another core while the judge's pytest starts: the judge's first learner
+            # process is forked at once, not after that warm-up.
+            forks = sandbox.Confinement(False).launch_fork_server(process_env)
+        fds = [key_r]
+        if forks is not None:
+            fds.append(forks[1].fileno())
+            command += ["--fork-server-fd", str(forks[1].fileno())]
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -193,11 +212,13 @@ def run_stage(
                 stdin=subprocess.DEVNULL,
                 stdout=None if verbose else subprocess.PIPE,
                 stderr=None if verbose else subprocess.STDOUT,
-                pass_fds=(key_r,),
+                pass_fds=fds,
                 start_new_session=True,
             )
         finally:
             os.close(key_r)
+            if forks is not None:
+                forks[1].close()  # the judge's now: the fork server ends when the judge does
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -209,6 +230,9 @@ def run_stage(
             processes.kill_tree(proc.pid)
             proc.wait()
             raise
+        finally:
+            if forks is not None:
+                _stop(forks[0])
         run.duration = time.monotonic() - started
         run.exit_code = proc.returncode
         run.output = plain((out or b"").decode("utf-8", "replace")[-20000:])

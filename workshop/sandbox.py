@@ -27,9 +27,10 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -87,15 +88,26 @@ class Confinement:
     """Starts learner processes, sandboxed or not, always with the same view of Python.
 
     With FORK (and no sandbox) they are forked from a warm Python where the platform allows
-    (workshop/forkserver.py): the same processes, started in a fraction of the time.
+    (workshop/forkserver.py): the same processes, started in a fraction of the time. The fork
+    server is this process's own, or the one at the end of the socket FORK_FD (launched by
+    workshop.runner with `launch_fork_server` before this judge started).
     """
 
-    def __init__(self, sandboxed: bool, readable: Sequence[Path] = (), fork: bool = False) -> None:
+    def __init__(
+        self,
+        sandboxed: bool,
+        readable: Sequence[Path] = (),
+        fork: bool = False,
+        fork_fd: int | None = None,
+    ) -> None:
         self.sandboxed = sandboxed
         self.readable = [str(Path(p)) for p in readable]
         self.forks: forkserver.ForkServer | None = None
-        if fork and not sandboxed:
-            self.forks = forkserver.ForkServer.start(self._start_fork_server)
+        if fork and not sandboxed and forkserver.supported():
+            if fork_fd is not None:
+                self.forks = forkserver.ForkServer(socket.socket(fileno=fork_fd))
+            else:
+                self.forks = forkserver.ForkServer.start(self._start_fork_server)
 
     def wrap(
         self,
@@ -104,10 +116,13 @@ class Confinement:
         *,
         writable: Sequence[Path] = (),
         info_fd: int | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> tuple[list[str], dict[str, str]]:
-        """The command and environment that run ARGV as a learner process."""
+        """The command and environment that run ARGV as a learner process of a process whose
+        environment is ENVIRON (this one's by default)."""
         if not self.sandboxed:
-            base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+            environ = os.environ if environ is None else environ
+            base = {k: v for k, v in environ.items() if not k.startswith(("PYTEST", "COV_"))}
             return argv, {**base, **env}
         found = tools()
         assert found is not None, "sandboxed without bwrap, tini and prlimit"
@@ -153,9 +168,20 @@ class Confinement:
                 return forked
         return self._start(command, environment, cwd, pass_fds=fds)
 
-    def _start_fork_server(self, call: str, pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
+    def launch_fork_server(
+        self, environ: Mapping[str, str]
+    ) -> tuple[subprocess.Popen[bytes], socket.socket] | None:
+        """A fork server for the learner processes of a judge whose environment is ENVIRON,
+        and the socket to hand that judge (`fork_fd`); None where there cannot be one."""
+        return forkserver.launch(
+            lambda call, fds: self._start_fork_server(call, fds, environ=environ)
+        )
+
+    def _start_fork_server(
+        self, call: str, pass_fds: Sequence[int], environ: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         # As a learner process would start, so that what its children inherit is the same.
-        command, environment = self.wrap(python_bootstrap([], call), {})
+        command, environment = self.wrap(python_bootstrap([], call), {}, environ=environ)
         return self._start(command, environment, Path("/"), pass_fds=pass_fds)
 
     def close(self) -> None:
