@@ -363,8 +363,11 @@ class _Pool:
         return server
 
     def close(self) -> None:
-        for server in self.running.values():
-            server.kill()
+        servers = list(self.running.values())
+        for server in servers:  # all killed first, then waited for: their ends overlap
+            server.kill(wait=False)
+        for server in servers:
+            server.wait(2)
 
 
 POOL = pytest.StashKey[_Pool]()

@@ -24,8 +24,8 @@ import builtins
 import itertools
 import os
 import re
+import subprocess
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -457,9 +457,10 @@ class ObjectChild:
         if proc is None or proc.poll() is not None:
             return
         processes.kill_tree(proc.pid)
-        deadline = time.monotonic() + 2
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        try:
+            proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
 
     def close(self) -> None:
         self.broken = self.broken or "the test session ended"

@@ -230,18 +230,17 @@ class ServerProcess:
         """The last COUNT lines it printed, as plain text with the learner's file names."""
         return plain(self.rename(self.output.last_lines(count, mark)))
 
-    def kill(self) -> None:
-        """Kill the server and everything it started; safe to call twice."""
+    def kill(self, wait: bool = True) -> None:
+        """Kill the server and everything it started; safe to call twice. With WAIT, return
+        once it has ended (2 s at most)."""
         if self._pid_fd is not None:
             os.close(self._pid_fd)
             self._pid_fd = None
         if self.proc is None or self.proc.poll() is not None:
             return
         processes.kill_tree(self.proc.pid)
-        try:
-            self.proc.wait(2)
-        except subprocess.TimeoutExpired:
-            pass
+        if wait:
+            self.wait(2)
 
     # --- what tests use ----------------------------------------------------------------
 
