@@ -26,6 +26,10 @@ BODY_TIMEOUT = 0.2  # seconds, the --body-timeout the server runs with
 SMALL = 1024  # bytes, small_app's client_max_size
 LOOK_REJECTED = "sketch/protocol.py: HttpProtocol.answer_queue (a RequestRejected is answered)"
 
+# Each test has connections of its own: they all run side by side (workshop/sidebyside.py),
+# so those that wait (a body timeout, a server of their own) hold up none of the others.
+pytestmark = pytest.mark.side_by_side
+
 
 def limits_server(serve):
     return serve("apps:small_app", "--body-timeout", str(BODY_TIMEOUT))
@@ -59,7 +63,6 @@ async def test_a_body_announced_over_the_apps_client_max_size_gets_413_before_it
     )
 
 
-@pytest.mark.side_by_side  # it waits: for the body it keeps sending
 async def test_a_client_still_sending_a_refused_body_gets_its_413_and_no_reset(serve):
     server = limits_server(serve)
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (8 * SMALL)
@@ -114,7 +117,6 @@ async def trickle(conn: Connection) -> None:
             conn.writer.write(b" ")
 
 
-@pytest.mark.side_by_side  # it waits: for the body timeout
 async def test_a_body_sent_too_slowly_gets_408_after_the_body_timeout(serve):
     server = limits_server(serve)
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
@@ -140,7 +142,6 @@ async def test_a_body_sent_too_slowly_gets_408_after_the_body_timeout(serve):
     )
 
 
-@pytest.mark.side_by_side  # its own server starts meanwhile
 async def test_a_connection_beyond_max_connections_gets_503_until_one_closes(serve):
     server = serve("apps:small_app", "--max-connections", "2")
     async with await Connection.open(server) as first, await Connection.open(server) as second:
