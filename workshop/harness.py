@@ -26,6 +26,7 @@ the session does and are reported in their usual place: see workshop/sidebyside.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -303,6 +304,11 @@ def pytest_runtestloop(session: pytest.Session):
     pool = session.config.stash.get(POOL, None)
     if pool is None or session.config.option.collectonly:
         return (yield)
+    # Everything made so far (pytest, its plugins, the tests) lives as long as the judge:
+    # frozen, it is left out of every garbage collection from now on. pytest collects in
+    # full twice at the end of a session (for unraisable exceptions), which walked all of
+    # it: ~35 ms of every check. What the tests make is collected as before.
+    gc.freeze()
     side_by_side = SideBySide(lambda item: _make_serve(pool, item), _time_limit, _learner_module)
     session.config.stash[_SIDE_BY_SIDE] = side_by_side
     try:
