@@ -4,14 +4,17 @@ A learner's server started as `python -I -c ...` spends about 85 ms (on a 2-core
 before it prints `Serving on`, and most of that is the same every time: Python starting,
 then importing asyncio, httptools, yarl and multidict. Stage 10 starts seven servers per
 check; on two cores that alone is a third of a second. The fork server does that work once
-per check. It is a process of trusted code only, started by the judge with exactly the
-interpreter flags and sys.path a cold start gets (workshop.sandbox.python_bootstrap). Asked
+per check. It is a process of trusted code only, started (by `invoke check` just before the
+judge, or else by the judge) with exactly the interpreter flags and sys.path a cold start
+gets (workshop.sandbox.python_bootstrap), in the environment the judge gives one. Asked
 for a learner's process, it forks; the child takes the output pipe and the descriptors it
 was sent, a session of its own, the working folder, environment and `sys.argv` a cold start
 would have, and runs the very `-c` code the cold start would have run. About 25 ms.
 
-What a learner's code can tell apart: its parent is the fork server, not the judge, and its
-`sys.orig_argv` is the fork server's. Nothing else a test or a lesson relies on.
+What a learner's code can tell apart: its parent is the fork server, not the judge; its
+`sys.orig_argv` is the fork server's; and the traceback of an error it does not catch has
+one more `File "<string>"` line, the fork server's own. Nothing a test or a lesson relies
+on (tests/test_forkserver.py compares the two ways).
 
 The fork server decides nothing and never runs learner code: it forks, and only the child
 goes on to the learner's code. Its answers (a child's pid, how it exited) are plain JSON,
@@ -36,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 # Imported once here, so that no forked child imports them again. A cold start would
 # import the same modules from the same place: the learner's package cannot shadow them
@@ -67,8 +70,16 @@ def serve(control_fd: int) -> str:
         except ImportError:
             pass  # a stage that does not use it (or a machine without it): imported cold
     control = socket.socket(fileno=control_fd)
-    _answer(control, {"ready": os.getpid()})
     children: dict[int, int] = {}  # pidfd -> pid
+    try:
+        _answer(control, {"ready": os.getpid()})
+        return _fork_when_asked(control, children)
+    except OSError:  # the judge went away while we answered it
+        _end(children)
+
+
+def _fork_when_asked(control: socket.socket, children: dict[int, int]) -> str:
+    """The fork server's loop (see `serve`); returns only in a forked child."""
     while True:
         ready, _, _ = select.select([control.fileno(), *children], [], [])
         for pidfd in [fd for fd in ready if fd in children]:
@@ -79,10 +90,8 @@ def serve(control_fd: int) -> str:
         if control.fileno() not in ready:
             continue
         message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 64)
-        if not message:  # the judge is gone: so are its learner processes
-            for pid in children.values():
-                _kill_group(pid)
-            os._exit(0)
+        if not message:  # the judge is gone
+            _end(children)
         request = json.loads(message)
         try:
             pid = os.fork()
@@ -123,6 +132,13 @@ def _become(request: dict, fds: list[int]) -> str:
     except BaseException as error:  # never back into the fork server's loop
         os.write(2, f"workshop fork server: the child could not start: {error!r}\n".encode())
         os._exit(127)
+
+
+def _end(children: dict[int, int]) -> NoReturn:
+    """The judge is gone: so are its learner processes, and this fork server."""
+    for pid in children.values():
+        _kill_group(pid)
+    os._exit(0)
 
 
 def _answer(control: socket.socket, message: dict) -> None:
