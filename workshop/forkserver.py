@@ -28,6 +28,7 @@ When it cannot start a process, the caller starts it cold.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import select
@@ -50,9 +51,16 @@ START_TIMEOUT = 5.0  # seconds to wait for the fork server to say it forked
 ROOT = Path(__file__).resolve().parent.parent  # the trusted checkout
 
 
+@functools.cache
 def supported() -> bool:
     """Whether this platform has what the fork server needs (pidfds: Linux 5.3 and later)."""
-    return sys.platform == "linux" and hasattr(os, "pidfd_open")
+    if sys.platform != "linux" or not hasattr(os, "pidfd_open"):
+        return False
+    try:  # Python may offer the call on a kernel that lacks it
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
 
 
 # --- the fork server's side: trusted code only, in a process of its own -----------------
