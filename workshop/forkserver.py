@@ -112,7 +112,13 @@ def _fork_when_asked(control: socket.socket, children: dict[int, int]) -> str:
             _close(list(children))
             return _become(request, fds)
         _close(fds)
-        children[os.pidfd_open(pid)] = pid
+        try:
+            children[os.pidfd_open(pid)] = pid
+        except OSError as error:  # (out of descriptors): a child we could not watch, undone
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            _answer(control, {"error": str(error)})
+            continue
         _answer(control, {"pid": pid})
 
 
