@@ -115,7 +115,8 @@ def _fork_when_asked(control: socket.socket, children: dict[int, int]) -> str:
         try:
             children[os.pidfd_open(pid)] = pid
         except OSError as error:  # (out of descriptors): a child we could not watch, undone
-            _kill_group(pid)
+            os.kill(pid, signal.SIGKILL)
+            _kill_group(pid)  # and what it may have started
             os.waitpid(pid, 0)
             _answer(control, {"error": str(error)})
             continue
