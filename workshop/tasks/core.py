@@ -44,8 +44,8 @@ def check(c, step=None, verbose=False, keep_going=False, solution=False):
         console().print(f"[warn]Stage {stage.id} is not written yet.[/] Nothing to check.")
         raise Exit(code=1)
     sketch_dir = stage.solution_dir() if solution else stage.step_dir()
-    # The judge starts first: what only the report needs (rich, the board client) is
-    # imported while it runs, not before.
+    # What only the report needs (rich, the board client) is imported once the judge is
+    # done, not before it starts.
     run = runner.run_stage(
         stage,
         sketch_dir=sketch_dir,
