@@ -30,7 +30,6 @@ import gc
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -217,33 +216,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STAGE] = stage
     config.stash[POOL] = _Pool(stage)
-    config.add_cleanup(lambda: _exit_at_once(config))
 
 
 STAGE = pytest.StashKey[Stage]()
-_EXIT_STATUS = pytest.StashKey[int]()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    session.config.stash[_EXIT_STATUS] = int(session.exitstatus)
-
-
-def _exit_at_once(config: pytest.Config) -> None:
-    """End the judge as soon as its work is done, without tearing the interpreter down.
-
-    pytest runs this among its last cleanups: after a session that ran its tests, the report
-    is written (workshop.report), the summary printed and every learner process stopped
-    (pytest_unconfigure). What is left,
-    freeing the modules and objects of a whole pytest session, changes nothing anyone
-    reads and took ~40 ms of every check (measured on stage 09).
-    """
-    status = config.stash.get(_EXIT_STATUS, None)
-    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return  # a usage error, an interruption...: pytest still has something to print
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
