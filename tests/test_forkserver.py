@@ -6,11 +6,15 @@ and compare what the program sees and how it ends.
 """
 
 import ast
+import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import psutil
 import pytest
@@ -149,3 +153,58 @@ def test_the_fork_server_imports_no_learner_code(forked, tmp_path):
     assert forked.forks is not None
     assert record.read_text().split() == [str(child)]
     assert child != forked.forks.pid
+
+
+def test_a_fork_server_closed_right_after_a_fork_leaves_no_child(tmp_path):
+    # A child just forked may not lead its process group yet: it is killed by its pid too.
+    left = []
+    for _ in range(30):
+        confinement = sandbox.Confinement(False, fork=True)
+        argv = sandbox.python_bootstrap([tmp_path], "import time; time.sleep(30)")
+        process = confinement.popen(argv, {}, tmp_path)
+        assert isinstance(process, forkserver.ForkedProcess)
+        confinement.close()  # the judge goes away at once
+        assert process.wait(5) == -signal.SIGKILL
+        try:
+            if psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE:
+                left.append(process.pid)
+        except psutil.NoSuchProcess:
+            pass
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "children outlived their fork server"
+
+
+def test_an_answer_that_comes_too_late_goes_to_no_other_request():
+    # A stand-in fork server answers the first request only after the second was sent. The
+    # first start has given up by then (and is started cold by its caller): its late child
+    # is killed, and the second request gets its own child, not that one.
+    late, own = (subprocess.Popen(["sleep", "30"]) for _ in range(2))
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server = forkserver.ForkServer(ours)
+    theirs.send(json.dumps({"ready": os.getpid()}).encode())
+
+    def stand_in() -> None:
+        requests = []
+        for _ in range(2):
+            message, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 8)
+            for fd in fds:
+                os.close(fd)
+            requests.append(json.loads(message)["id"])
+        theirs.send(json.dumps({"id": requests[0], "pid": late.pid}).encode())
+        theirs.send(json.dumps({"id": requests[1], "pid": own.pid}).encode())
+
+    threading.Thread(target=stand_in, daemon=True).start()
+    try:
+        with mock.patch.object(forkserver, "START_TIMEOUT", 0.2):
+            first = server.spawn(["python", "-c", "first"], {}, "/")
+            second = server.spawn(["python", "-c", "second"], {}, "/")
+        assert first is None
+        assert second is not None and second.pid == own.pid
+        assert late.wait(5) == -signal.SIGKILL, "the late child is killed"
+    finally:
+        for process in (late, own):
+            process.kill()
+            process.wait()
+        server.close()
+        theirs.close()

@@ -12,9 +12,11 @@ was sent, a session of its own, the working folder, environment and `sys.argv` a
 would have, and runs the very `-c` code the cold start would have run. About 25 ms.
 
 What a learner's code can tell apart: its parent is the fork server, not the judge; its
-`sys.orig_argv` is the fork server's; and the traceback of an error it does not catch has
-one more `File "<string>"` line, the fork server's own. Nothing a test or a lesson relies
-on (tests/test_forkserver.py compares the two ways).
+`sys.orig_argv` is the fork server's; `sys.modules` already holds what the fork server
+imported (PRELOAD, and this module), and `__main__` the names `forkserver` and `watchdog`;
+every forked child has the same hash seed; and the traceback of an error it does not catch
+has one more `File "<string>"` line, the fork server's own. Nothing a test or a lesson
+relies on (tests/test_forkserver.py compares the two ways).
 
 The fork server decides nothing and never runs learner code: it forks, and only the child
 goes on to the learner's code. Its answers (a child's pid, how it exited) are plain JSON,
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import itertools
 import json
 import os
 import select
@@ -105,7 +108,7 @@ def _fork_when_asked(control: socket.socket, children: dict[int, int]) -> str:
             pid = os.fork()
         except OSError as error:
             _close(fds)
-            _answer(control, {"error": str(error)})
+            _answer(control, {"id": request["id"], "error": str(error)})
             continue
         if pid == 0:
             control.close()
@@ -115,12 +118,11 @@ def _fork_when_asked(control: socket.socket, children: dict[int, int]) -> str:
         try:
             children[os.pidfd_open(pid)] = pid
         except OSError as error:  # (out of descriptors): a child we could not watch, undone
-            os.kill(pid, signal.SIGKILL)
-            _kill_group(pid)  # and what it may have started
+            _kill(pid)
             os.waitpid(pid, 0)
-            _answer(control, {"error": str(error)})
+            _answer(control, {"id": request["id"], "error": str(error)})
             continue
-        _answer(control, {"pid": pid})
+        _answer(control, {"id": request["id"], "pid": pid})
 
 
 def _become(request: dict, fds: list[int]) -> str:
@@ -152,7 +154,7 @@ def _become(request: dict, fds: list[int]) -> str:
 def _end(children: dict[int, int]) -> NoReturn:
     """The judge is gone: so are its learner processes, and this fork server."""
     for pid in children.values():
-        _kill_group(pid)
+        _kill(pid)
     os._exit(0)
 
 
@@ -177,11 +179,14 @@ def _ended(pid: int) -> bool:
         return True
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)  # each child leads a session and a group of its own
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill(pid: int) -> None:
+    """Kill a forked child, and the process group it leads (once it has made it: a child
+    just forked may not have called setsid yet, so it is killed by its pid first)."""
+    for kill, target in ((os.kill, pid), (os.killpg, pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 # The fork server's program, after workshop.sandbox.python_bootstrap's sys.path line. The
@@ -274,7 +279,8 @@ class ForkServer:
         self._answered = threading.Condition()
         self._ready = threading.Event()
         self._pid = 0  # the fork server's, once it says it is ready
-        self._starting: ForkedProcess | None = None  # the process asked for, not yet forked
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, ForkedProcess] = {}  # request id -> process not yet forked
         self._running: dict[int, ForkedProcess] = {}  # pid -> process
         self._gone = False
         threading.Thread(target=self._read, name="fork server", daemon=True).start()
@@ -298,31 +304,35 @@ class ForkServer:
     def spawn(
         self, argv: list[str], env: dict[str, str], cwd: str, pass_fds: Sequence[int] = ()
     ) -> ForkedProcess | None:
-        """Start ARGV (`python FLAGS -c CODE ARGS...`) forked; None if the fork server cannot."""
+        """Start ARGV, a `python -I -u -X utf8 -c CODE ARGS...` command (the flags the fork
+        server itself runs with: workshop.sandbox.python_bootstrap), forked; None if the
+        fork server cannot (the caller then starts it cold)."""
         *flags, code = argv[: argv.index("-c") + 2]
         read, write = os.pipe()
         output = os.fdopen(read, "rb")
         process = ForkedProcess(argv, output)
+        number = next(self._ids)
         request = {
+            "id": number,
             "code": code,
             "args": argv[len(flags) + 1 :],
             "env": env,
             "cwd": str(cwd),
             "fds": list(pass_fds),
         }
+        with self._answered:
+            self._waiting[number] = process
         try:
-            with self._lock:  # one request at a time: its answer comes before the next's
-                if self._gone:
-                    raise OSError("the fork server has stopped")
-                self._starting = process
+            with self._lock:  # one request on the socket at a time
                 socket.send_fds(self._control, [json.dumps(request).encode()], [write, *pass_fds])
-                with self._answered:
-                    self._answered.wait_for(lambda: process.pid != 0 or self._gone, START_TIMEOUT)
-                    self._starting = None
+            with self._answered:
+                self._answered.wait_for(lambda: process.pid != 0 or self._gone, START_TIMEOUT)
         except OSError:
             pass
         finally:
             os.close(write)
+            with self._answered:
+                self._waiting.pop(number, None)  # an answer after this is too late
         if process.pid <= 0:
             output.close()
             return None
@@ -347,15 +357,17 @@ class ForkServer:
                 if process is not None:
                     process._exited(code)
                 continue
-            with self._answered:  # forked (or not): registered before its exit can be read
-                forked = pid if isinstance(pid, int) and pid > 0 else None
-                if self._starting is None:
+            number = answer.get("id")
+            forked = pid if isinstance(pid, int) and pid > 0 else None
+            with self._answered:  # registered before an answer that it exited can be read
+                process = self._waiting.get(number) if isinstance(number, int) else None
+                if process is None:
                     if forked:  # too late: the caller has started it cold instead
-                        _kill_group(forked)
+                        _kill(forked)
                 else:
-                    self._starting.pid = forked or -1
+                    process.pid = forked or -1
                     if forked:
-                        self._running[forked] = self._starting
+                        self._running[forked] = process
                 self._answered.notify_all()
         self._lost()
 
@@ -367,7 +379,7 @@ class ForkServer:
         self._ready.set()
         running, self._running = self._running, {}
         for pid in running:
-            _kill_group(pid)
+            _kill(pid)
         deadline = time.monotonic() + START_TIMEOUT
         for pid, process in running.items():
             while not _ended(pid) and time.monotonic() < deadline:

@@ -60,6 +60,10 @@ def python_dirs() -> list[str]:
     return sorted(dirs)
 
 
+# How every learner process (and the fork server) starts Python: see python_bootstrap.
+PYTHON = [sys.executable, "-I", "-u", "-X", "utf8", "-c"]
+
+
 def python_bootstrap(path: Sequence[Path], call: str) -> list[str]:
     """`python -I -c ...` that puts PATH after the trusted folders on sys.path, then runs CALL.
 
@@ -69,7 +73,7 @@ def python_bootstrap(path: Sequence[Path], call: str) -> list[str]:
     code = (
         f"import sys; sys.path[:] = [p for p in sys.path if p] + {[str(p) for p in path]!r}; {call}"
     )
-    return [sys.executable, "-I", "-u", "-X", "utf8", "-c", code]
+    return [*PYTHON, code]
 
 
 class LearnerProcess(Protocol):
@@ -162,7 +166,8 @@ class Confinement:
         one), no stdin, stdout and stderr together on a pipe."""
         command, environment = self.wrap(argv, env, writable=writable, info_fd=info_fd)
         fds = [*pass_fds, *([] if info_fd is None else [info_fd])]
-        if self.forks is not None and "-c" in command:
+        # Forked only when it is the bootstrap: the fork server runs with those very flags.
+        if self.forks is not None and command[: len(PYTHON)] == PYTHON:
             forked = self.forks.spawn(command, environment, str(cwd), fds)
             if forked is not None:
                 return forked

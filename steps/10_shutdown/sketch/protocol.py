@@ -227,7 +227,8 @@ class HttpProtocol(asyncio.Protocol):
         end, and a reset can destroy the response still on its way. So our side ends first
         (write_eof: the client gets an end of stream once the response is out), what the
         client still sends is read and dropped, and the socket closes when the client closes
-        its side (eof_received) or LINGER seconds later (on_timeout).
+        its side (asyncio then closes the transport: we define no eof_received to keep it
+        open) or LINGER seconds later (on_timeout).
         """
         self.closing = True  # data_received drops what comes now
         if not self.transport.can_write_eof():  # (TLS cannot end one side only)
