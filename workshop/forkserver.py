@@ -230,9 +230,6 @@ class ForkedProcess:
             except ProcessLookupError:
                 pass
 
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
     def _exited(self, code: int) -> None:
         with self._ended:
             self.returncode = code

@@ -37,15 +37,14 @@ def pick_stage(step: str | None) -> Stage:
 )
 def check(c, step=None, verbose=False, keep_going=False, solution=False):
     """Run the tests of a stage against your code, and say what to do next."""
-    from workshop import runner
+    from workshop import board_client, runner
 
     stage = pick_stage(step)
+    out = console()
     if not stage.is_written():
-        console().print(f"[warn]Stage {stage.id} is not written yet.[/] Nothing to check.")
+        out.print(f"[warn]Stage {stage.id} is not written yet.[/] Nothing to check.")
         raise Exit(code=1)
     sketch_dir = stage.solution_dir() if solution else stage.step_dir()
-    # What only the report needs (rich, the board client) is imported once the judge is
-    # done, not before it starts.
     run = runner.run_stage(
         stage,
         sketch_dir=sketch_dir,
@@ -53,8 +52,6 @@ def check(c, step=None, verbose=False, keep_going=False, solution=False):
         verbose=verbose,
         fork_server=True,
     )
-    from workshop import board_client
-
     board_client.notify(stage, run)  # to the room board, if joined; returns at once
     if run.passed:
         report_pass(stage, run, solution)
