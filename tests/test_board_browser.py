@@ -132,7 +132,9 @@ class Page:
 
     def __init__(self, browser: DevTools) -> None:
         self.browser = browser
-        target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+        # The first tab starts Chromium's renderer: on a loaded CI machine (the workshop's
+        # tests on every core) that took over 5 s once.
+        target = browser.call("Target.createTarget", url="about:blank", timeout=15)["targetId"]
         self.session = browser.call("Target.attachToTarget", targetId=target, flatten=True)[
             "sessionId"
         ]
