@@ -677,6 +677,14 @@ def plot(report: dict, path: Path) -> None:
 # --- command line -------------------------------------------------------------------------
 
 
+def sketch_folder(text: str) -> Path:
+    """--sketch-dir: a folder holding sketch/, made absolute (its servers run in it)."""
+    folder = Path(text).resolve()
+    if not (folder / "sketch" / "__init__.py").is_file():
+        raise argparse.ArgumentTypeError(f"no sketch/ package in {folder}")
+    return folder
+
+
 def connection_levels(text: str) -> list[int]:
     """`50,1000` -> [50, 1000]: each endpoint is measured at each level."""
     try:
@@ -690,7 +698,7 @@ def connection_levels(text: str) -> list[int]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sketch-dir", type=Path, help="the folder that holds sketch/")
+    p.add_argument("--sketch-dir", type=sketch_folder, help="the folder that holds sketch/")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     p.add_argument(
@@ -722,7 +730,7 @@ def one_server_options(p: argparse.ArgumentParser) -> None:
         choices=SERVER_NAMES,
         help="which server (default: sketch, the reference)",
     )
-    p.add_argument("--sketch-dir", type=Path, help="the folder that holds sketch/")
+    p.add_argument("--sketch-dir", type=sketch_folder, help="the folder that holds sketch/")
     p.add_argument("--json", type=Path, help="write the report to this file")
 
 

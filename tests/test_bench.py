@@ -40,6 +40,14 @@ def test_a_short_bench_of_the_reference_serves_every_endpoint_without_errors(tmp
     assert "| GET / | 8 | sketch |" in printed, printed
 
 
+def test_a_sketch_dir_without_a_sketch_package_is_refused_in_one_line(tmp_path):
+    command = [sys.executable, str(BENCH), "--sketch-dir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert done.returncode == 2, done
+    assert f"no sketch/ package in {tmp_path}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def test_invoke_bench_prints_the_four_servers_and_sketchs_ratio_to_each(tmp_path):
     out = tmp_path / "bench.json"
     command = ["invoke", "bench", "--rounds", "1", "--duration", "0.5", "--endpoints", "/"]
@@ -78,6 +86,8 @@ def test_the_busy_time_profile_sorts_the_servers_time_into_costs_per_request(tmp
     out = tmp_path / "profile.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "busytime.py"), "--method", "cprofile"]
     command += ["--duration", "1", "--connections", "8", "--generator", "builtin"]
+    # Relative to the current folder, as people type it: the profiled server runs elsewhere.
+    command += ["--sketch-dir", f"solutions/{manifest.final().id}"]
     printed = run(command + ["--json", str(out)], timeout=60)
     report = json.loads(out.read_text())
     costs = {row["cost"]: row for row in report["costs"]}
