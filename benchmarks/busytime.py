@@ -16,6 +16,11 @@ connections), and is profiled for --duration seconds in one of two ways:
   the window only, and counts each function's own time; `epoll.poll` is left out whole. Its
   calls per request are exact, but its cost per call inflates Python against C, so its
   shares lean towards the Python parts.
+- perf (Linux `perf record -g`, sampling the CPU itself, the kernel included) sees no Python
+  function names, but splits the time exactly where py-spy cannot: the system calls (and in
+  `send`, the part spent waking the client), the rest of the kernel, the interpreter, and
+  each C library. py-spy files everything under a Python line to that line's cost: the
+  `recv` line also holds allocating its 256 KiB buffer, the `send` line its C wrapper.
 
 Each sample (or function) goes to the first cost in COSTS that its innermost frame matches,
 walking outwards past frames that match none (a C helper, `functools`), and the costs are
@@ -134,6 +139,14 @@ class Paths:
         return path
 
 
+def profiler(name: str, install: str) -> str:
+    """The path of the profiler NAME, or a one-line answer saying how to get it."""
+    executable = shutil.which(name)
+    if executable is None:
+        raise SystemExit(f"{name} is not installed ({install}); or use --method cprofile")
+    return executable
+
+
 # --- py-spy -------------------------------------------------------------------------------
 
 SPY_FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -168,12 +181,7 @@ def read_spy(raw: str, paths: Paths) -> tuple[Counter, Counter, int]:
 
 
 def spy(pid: int, args: argparse.Namespace, out: Path) -> str:
-    executable = shutil.which("py-spy")
-    if executable is None:
-        raise SystemExit(
-            "py-spy is not installed (pip install py-spy, or pip install -e '.[bench]'); "
-            "or use --method cprofile"
-        )
+    executable = profiler("py-spy", "pip install py-spy, or pip install -e '.[bench]'")
     command = [executable, "record", "--pid", str(pid), "--duration", f"{args.duration:g}"]
     command += ["--rate", str(args.rate), "--format", "raw", "--full-filenames", "-o", str(out)]
     command += ["--native"] if args.native else []
@@ -183,6 +191,91 @@ def spy(pid: int, args: argparse.Namespace, out: Path) -> str:
         hint = " (py-spy needs ptrace: root, or CAP_SYS_PTRACE; sudo on macOS)"
         raise SystemExit(f"py-spy failed{hint}:\n{said}")
     return out.read_text()
+
+
+# --- perf ---------------------------------------------------------------------------------
+
+# What a sample of the CPU costs, from its call chain (innermost frame first). A system call
+# is known by its kernel entry point anywhere in the chain; anything else by the library its
+# innermost frame is in, the first of LIBRARIES that matches.
+WAKING_THE_CLIENT = "send: waking the client (the kernel's sock_def_readable)"
+SEND = "send: the rest of the system call"
+SYSTEM_CALLS = [
+    ("recv (the system call)", "__x64_sys_recvfrom"),
+    ("epoll_wait (the system call)", "__x64_sys_epoll_wait"),
+]
+LIBRARIES = [
+    ("the rest of the kernel (other system calls, interrupts)", r"\[kernel"),
+    ("the Python interpreter (all Python code: framework, asyncio, app)", r"python3"),
+    ("httptools (llhttp, the parser in C)", r"httptools|^\S+ \(parser\.cpython"),
+    ("multidict, yarl, propcache (C)", r"multidict|yarl|propcache"),
+    ("asyncio's C Tasks and Futures (_asyncio)", r"_asyncio\."),
+    ("libc (malloc, memcpy, the system call wrappers)", r"libc\.so"),
+]
+
+
+def perf_cost(chain: list[str]) -> str:
+    """The cost of one perf sample, from its frames ("symbol (library)", innermost first).
+    In `send`, waking the client is told apart: on loopback the sender's system call hands
+    the bytes to the client's socket itself, and wakes the client if it sleeps."""
+    whole = " ".join(chain)
+    if "__x64_sys_sendto" in whole:
+        return WAKING_THE_CLIENT if "sock_def_readable" in whole else SEND
+    for name, entry in SYSTEM_CALLS:
+        if entry in whole:
+            return name
+    for name, pattern in LIBRARIES:
+        if re.search(pattern, chain[0]):
+            return name
+    return OTHER
+
+
+PERF_FRAME = re.compile(r"^\s*[0-9a-f]+ (?P<symbol>\S+) \((?P<library>[^()]*)\)$")
+
+
+def read_perf(script: str) -> tuple[Counter, Counter, int]:
+    """`perf script -F ip,sym,dso` output (a sample's frames, innermost first, then a blank
+    line): samples per cost and per innermost function, and the number of samples."""
+    costs: Counter = Counter()
+    frames: Counter = Counter()
+    total = 0
+    for block in script.split("\n\n"):
+        chain = []
+        for line in block.splitlines():
+            found = PERF_FRAME.match(line)
+            if found:
+                symbol = found["symbol"].split("+0x")[0]
+                chain.append(f"{symbol} ({Path(found['library']).name})")
+        if not chain:
+            continue
+        cost = perf_cost(chain)
+        costs[cost] += 1
+        frames[cost, chain[0]] += 1
+        total += 1
+    return costs, frames, total
+
+
+def perf(pid: int, args: argparse.Namespace, out: Path) -> str:
+    """Record PID's CPU samples with call chains for the window; their frames, as text."""
+    executable = profiler("perf", "Debian/Ubuntu: apt-get install linux-perf")
+    command = [executable, "record", "-g", "-F", str(args.rate), "-p", str(pid), "-o", str(out)]
+    done = subprocess.run(
+        [*command, "--", "sleep", f"{args.duration:g}"],
+        capture_output=True,
+        text=True,
+        timeout=args.duration + 30,
+    )
+    if done.returncode != 0 or not out.exists():
+        said = (done.stderr or done.stdout).strip()[-1500:]
+        hint = " (it needs root, or /proc/sys/kernel/perf_event_paranoid at 1 or less)"
+        raise SystemExit(f"perf record failed{hint}:\n{said}")
+    script = subprocess.run(
+        [executable, "script", "-i", str(out), "-F", "ip,sym,dso"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return script.stdout
 
 
 # --- cProfile -----------------------------------------------------------------------------
@@ -247,7 +340,7 @@ class Window:
     seconds: float
     cpu_s: float  # the server's CPU time, user and system, from /proc
     rps: float  # the load generator's requests/s
-    samples: str = ""  # py-spy's raw output (py-spy only)
+    samples: str = ""  # py-spy's or perf's samples, as text
 
 
 def profile(args: argparse.Namespace) -> dict:
@@ -255,8 +348,8 @@ def profile(args: argparse.Namespace) -> dict:
     sketch_dir = args.sketch_dir or manifest.final().solution_dir()
     endpoint = next((e for e in bench.ENDPOINTS if e.path == args.endpoint), None)
     if endpoint is None:
-        paths = ", ".join(e.path for e in bench.ENDPOINTS)
-        raise SystemExit(f"--endpoint {args.endpoint}: not one of {paths}")
+        known = ", ".join(e.path for e in bench.ENDPOINTS)
+        raise SystemExit(f"--endpoint {args.endpoint}: not one of {known}")
     server_cores, load_cores, pinning = bench.pick_cores()
     generator = bench.pick_generator(args.generator, 1)
     work = Path(tempfile.mkdtemp(prefix="sketch-busytime-"))
@@ -281,10 +374,14 @@ def profile(args: argparse.Namespace) -> dict:
             "rps": window.rps,
         }
         paths = Paths(sketch_dir, bench.APPS)
-        if stats_file is None:
-            costs, frames, samples = read_spy(window.samples, paths)
+        if args.method == "perf":
+            costs, frames, samples = read_perf(window.samples)
             busy_s, calls = samples / args.rate, None
             requests = window.rps * window.seconds  # the load's rate over the window
+        elif stats_file is None:
+            costs, frames, samples = read_spy(window.samples, paths)
+            busy_s, calls = samples / args.rate, None
+            requests = window.rps * window.seconds
         else:
             wait_for(stats_file)
             costs, frames, calls, busy_s = read_cprofile(stats_file, paths)
@@ -311,6 +408,8 @@ def under_load(process, args: argparse.Namespace, run_load, samples_file: Path) 
     samples = ""
     if args.method == "py-spy":
         samples = spy(pid, args, samples_file)
+    elif args.method == "perf":
+        samples = perf(pid, args, samples_file)
     else:  # profiled_server.py profiles between these two signals
         os.kill(pid, signal.SIGUSR1)
         time.sleep(args.duration)
@@ -442,12 +541,12 @@ def busy_machine_warning(report: dict) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", choices=("py-spy", "cprofile"), default="py-spy")
+    p.add_argument("--method", choices=("py-spy", "cprofile", "perf"), default="py-spy")
     bench.one_server_options(p)
     p.add_argument("--endpoint", default="/", help="the path to load: /, /users/ada or /echo")
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--duration", type=float, default=10.0, help="seconds profiled")
-    p.add_argument("--rate", type=int, default=200, help="py-spy's samples per second")
+    p.add_argument("--rate", type=int, default=200, help="py-spy's or perf's samples a second")
     p.add_argument("--native", action="store_true", help="py-spy: sample C frames too")
     p.add_argument("--generator", choices=("auto", "wrk", "builtin"), default="auto")
     p.add_argument("--top", type=int, default=15, help="how many functions to list")

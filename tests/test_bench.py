@@ -98,6 +98,62 @@ def test_the_busy_time_profile_sorts_the_servers_time_into_costs_per_request(tmp
     assert send["calls_per_request"] == pytest.approx(1, abs=0.2), send  # one write each
 
 
+PERF_SCRIPT = """
+\tffffffff82200809 _raw_spin_unlock_irqrestore+0x19 ([kernel.kallsyms])
+\tffffffff81e327be sock_def_readable ([kernel.kallsyms])
+\tffffffff8201fbb9 tcp_rcv_established ([kernel.kallsyms])
+\tffffffff81e2edd0 __x64_sys_sendto ([kernel.kallsyms])
+\t          10a9c9 __send (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+\tffffffff81ffcc2b __ip_queue_xmit ([kernel.kallsyms])
+\tffffffff81e2edd0 __x64_sys_sendto ([kernel.kallsyms])
+
+\tffffffff81e2ecf2 __sys_recvfrom ([kernel.kallsyms])
+\tffffffff81e2edd0 __x64_sys_recvfrom ([kernel.kallsyms])
+\t          10a929 __libc_recv (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+\t           fc370 _PyEval_EvalFrameDefault (/opt/lib/libpython3.11.so.1.0)
+\t    7f9fece42880 [unknown] ([unknown])
+
+\t           1a2b3 llhttp__internal__run (/venv/httptools/parser/parser.cpython-311.so)
+
+\t           1a2b3 __memmove_avx_unaligned (/usr/lib/x86_64-linux-gnu/libc.so.6)
+"""
+
+
+def test_perf_samples_go_to_the_system_call_in_their_chain_else_to_their_library():
+    from benchmarks.busytime import SEND, WAKING_THE_CLIENT, read_perf
+
+    costs, frames, total = read_perf(PERF_SCRIPT)
+    assert total == 6, costs
+    assert costs[WAKING_THE_CLIENT] == 1 and costs[SEND] == 1, costs  # send, split in two
+    assert costs["recv (the system call)"] == 1, costs  # not libc: the chain holds the call
+    interpreter = next(name for name in costs if name.startswith("the Python interpreter"))
+    assert costs[interpreter] == 1, costs
+    assert costs["httptools (llhttp, the parser in C)"] == 1, costs
+    assert frames[WAKING_THE_CLIENT, "_raw_spin_unlock_irqrestore ([kernel.kallsyms])"] == 1
+
+
+def perf_works() -> bool:
+    try:
+        done = subprocess.run(
+            ["perf", "record", "-o", "/dev/null", "-q", "true"], capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def test_the_perf_profile_splits_the_servers_cpu_time_into_system_calls_and_libraries():
+    if not perf_works():
+        pytest.skip("Linux perf is missing here, or not allowed (perf_event_paranoid)")
+    command = [sys.executable, str(ROOT / "benchmarks" / "busytime.py"), "--method", "perf"]
+    command += ["--duration", "1", "--connections", "8", "--generator", "builtin"]
+    printed = run(command, timeout=90)
+    for cost in ("send: the rest of the system call", "the Python interpreter"):
+        assert f"| {cost}" in printed, f"no {cost!r} row:\n{printed}"
+
+
 def test_a_sample_goes_to_the_cost_of_its_innermost_frame_that_names_one():
     sys.path.insert(0, str(ROOT))
     from benchmarks.busytime import OTHER, Frame, Paths, deciding_frame, parse_spy_frame

@@ -125,8 +125,9 @@ def bench_scale(c, connections=10_000, server="sketch", burst=200, idle=2.0, jso
 
 @task(
     help={
-        "method": "py-spy (default: samples from outside, needs py-spy and ptrace) or cprofile "
-        "(exact calls per request, inflates Python)",
+        "method": "py-spy (default: samples from outside, needs py-spy and ptrace), cprofile "
+        "(exact calls per request, inflates Python) or perf (Linux: the CPU's own samples, "
+        "kernel included; system calls, interpreter and C libraries apart)",
         "endpoint": "the path under load: /, /users/ada or /echo (default /)",
         "duration": "seconds profiled (default 10)",
         "connections": "keep-alive connections of the load (default 50)",
