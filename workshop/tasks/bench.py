@@ -133,6 +133,7 @@ def bench_scale(c, connections=10_000, server="sketch", burst=200, idle=2.0, jso
         "connections": "keep-alive connections of the load (default 50)",
         "server": "sketch (the reference, default), aiohttp, uvicorn or limit",
         "native": "py-spy: sample the C frames too (which C call inside a Python line)",
+        "rate": "py-spy's or perf's samples a second (default 200)",
         "top": "how many functions to list (default 15)",
         "json": "write the report to this JSON file",
     }
@@ -145,12 +146,14 @@ def bench_profile(
     connections=50,
     server="sketch",
     native=False,
+    rate=200,
     top=15,
     json=None,
 ):
     """Where the server's busy time goes under load, the idle wait left out: a cost table."""
     argv = [f"--method={method}", f"--endpoint={endpoint}", f"--duration={duration}"]
     argv += [f"--connections={connections}", f"--server={server}", f"--top={top}"]
+    argv += [f"--rate={rate}"]
     argv += ["--native"] if native else []
     argv += [f"--json={json}"] if json else []
     _benchmark("busytime").main(argv, _say)
