@@ -275,6 +275,9 @@ def perf(pid: int, args: argparse.Namespace, out: Path) -> str:
         text=True,
         timeout=120,
     )
+    if script.returncode != 0 or not script.stdout.strip():
+        said = script.stderr.strip()[-1500:]
+        raise SystemExit(f"perf script read no samples of the server from {out}:\n{said}")
     return script.stdout
 
 
