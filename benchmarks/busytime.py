@@ -257,7 +257,10 @@ def read_perf(script: str) -> tuple[Counter, Counter, int]:
 
 def perf(pid: int, args: argparse.Namespace, out: Path) -> str:
     """Record PID's CPU samples with call chains for the window; their frames, as text."""
-    executable = profiler("perf", "Debian/Ubuntu: apt-get install linux-perf")
+    executable = profiler(
+        "perf",
+        "Debian: apt-get install linux-perf; Ubuntu: apt-get install linux-tools-$(uname -r)",
+    )
     command = [executable, "record", "-g", "-F", str(args.rate), "-p", str(pid), "-o", str(out)]
     done = subprocess.run(
         [*command, "--", "sleep", f"{args.duration:g}"],
