@@ -368,7 +368,7 @@ def profile(args: argparse.Namespace) -> dict:
             process,
             args,
             lambda load: generator.run(process.port, endpoint, load, load_cores),
-            work / "samples.txt",
+            work / "samples",  # py-spy's raw text, or perf's perf.data
         )
         report = {
             "server": args.server,
